@@ -1,0 +1,41 @@
+package dev.sluice.app.cli;
+
+import dev.sluice.app.Version;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code sluice} command: its subcommands are {@code run} and {@code check}. */
+@Command(
+    name = "sluice",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.VersionProvider.class,
+    description = "Telemetry gateway: receives OTLP/HTTP and delivers it to its exporters.",
+    subcommands = {RunCommand.class, CheckCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line, for tests that run it in-process. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  static final class VersionProvider implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {
+        "sluice " + Version.get(),
+        "Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name")
+            + ")"
+      };
+    }
+  }
+}

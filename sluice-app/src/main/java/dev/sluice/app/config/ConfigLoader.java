@@ -1,0 +1,423 @@
+package dev.sluice.app.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.sluice.http.server.HttpServerSettings;
+import dev.sluice.http.tls.TlsSettings;
+import dev.sluice.otlp.Signal;
+import dev.sluice.pipeline.export.debug.DebugExporter;
+import dev.sluice.pipeline.export.file.FileExporter;
+import dev.sluice.receiver.otlp.OtlpHttpReceiverSettings;
+import dev.sluice.receiver.otlp.auth.Authenticator;
+import dev.sluice.receiver.otlp.auth.Credential;
+import dev.sluice.receiver.otlp.cors.CorsPolicy;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads Sluice's YAML configuration: substitutes {@code ${env:NAME}} references, applies the
+ * command line's overrides, checks every key and value, and reports all problems at once with
+ * their key paths.
+ *
+ * <p>Key names follow the OpenTelemetry Collector's where the concept is the same ({@code
+ * endpoint}, {@code max_request_body_size}, {@code cors.allowed_origins}, {@code tls.cert_file},
+ * {@code rotation.max_megabytes}).
+ */
+public final class ConfigLoader {
+  public static final String DEFAULT_OTLP_ENDPOINT = "127.0.0.1:4318";
+  public static final String DEFAULT_ADMIN_ENDPOINT = "127.0.0.1:8888";
+  public static final String DEFAULT_DATA_DIR = "./data";
+
+  private static final Pattern ENV = Pattern.compile("\\$\\$|\\$\\{env:([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?}");
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+  private final Map<String, String> env;
+
+  /** A loader that reads environment variables from {@code env}. */
+  public ConfigLoader(Map<String, String> env) {
+    this.env = Map.copyOf(env);
+  }
+
+  /** Command-line values that replace what the file says; null leaves the file's value. */
+  public record Overrides(String listen, String admin, String dataDir) {
+    public static final Overrides NONE = new Overrides(null, null, null);
+  }
+
+  /**
+   * Loads a configuration file, or the embedded defaults when {@code file} is null.
+   *
+   * @throws ConfigException listing every problem found
+   */
+  public SluiceConfig load(Path file, Overrides overrides) {
+    JsonNode root;
+    if (file == null) {
+      root = JsonNodeFactory.instance.objectNode();
+    } else {
+      String text;
+      try {
+        text = Files.readString(file, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new ConfigException(List.of(file + ": cannot read the file: " + e.getMessage()));
+      }
+      root = parse(file.toString(), text);
+    }
+    return bind(root, overrides);
+  }
+
+  /** Loads a configuration from YAML text; {@code name} is used in messages. */
+  public SluiceConfig load(String name, String yaml, Overrides overrides) {
+    return bind(parse(name, yaml), overrides);
+  }
+
+  private JsonNode parse(String name, String text) {
+    JsonNode root;
+    try {
+      root = YAML.readTree(text);
+    } catch (JsonProcessingException e) {
+      String where = e.getLocation() == null ? "" :
+          " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+      throw new ConfigException(List.of(name + ": not valid YAML" + where + ": "
+          + e.getOriginalMessage()));
+    }
+    if (root == null || root.isMissingNode() || root.isNull()) {
+      return JsonNodeFactory.instance.objectNode();
+    }
+    if (!root.isObject()) {
+      throw new ConfigException(List.of(name + ": the top level must be a section of keys"));
+    }
+    List<String> problems = new ArrayList<>();
+    JsonNode substituted = substitute(root, "", problems);
+    if (!problems.isEmpty()) {
+      throw new ConfigException(problems);
+    }
+    return substituted;
+  }
+
+  /** Replaces {@code ${env:NAME}} and {@code ${env:NAME:-default}} in every string; {@code $$} is a dollar. */
+  private JsonNode substitute(JsonNode node, String path, List<String> problems) {
+    if (node.isObject()) {
+      ObjectNode out = JsonNodeFactory.instance.objectNode();
+      node.fields().forEachRemaining(e ->
+          out.set(e.getKey(), substitute(e.getValue(),
+              path.isEmpty() ? e.getKey() : path + "." + e.getKey(), problems)));
+      return out;
+    }
+    if (node.isArray()) {
+      ArrayNode out = JsonNodeFactory.instance.arrayNode();
+      for (int i = 0; i < node.size(); i++) {
+        out.add(substitute(node.get(i), path + "[" + i + "]", problems));
+      }
+      return out;
+    }
+    if (!node.isTextual() || node.asText().indexOf('$') < 0) {
+      return node;
+    }
+    Matcher m = ENV.matcher(node.asText());
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) {
+      String replacement;
+      if (m.group().equals("$$")) {
+        replacement = "$";
+      } else {
+        String value = env.get(m.group(1));
+        if (value == null) {
+          value = m.group(3);
+        }
+        if (value == null) {
+          problems.add(path + ": environment variable " + m.group(1) + " is not set");
+          value = "";
+        }
+        replacement = value;
+      }
+      m.appendReplacement(sb, Matcher.quoteReplacement(replacement));
+    }
+    m.appendTail(sb);
+    return TextNode.valueOf(sb.toString());
+  }
+
+  private SluiceConfig bind(JsonNode tree, Overrides o) {
+    ObjectNode root = (ObjectNode) tree;
+    if (o.dataDir() != null) {
+      root.put("data_dir", o.dataDir());
+    }
+    if (o.admin() != null) {
+      object(root, "admin").put("endpoint", o.admin());
+    }
+    if (o.listen() != null) {
+      object(object(root, "receivers"), "otlp").put("endpoint", o.listen());
+    }
+    List<String> problems = new ArrayList<>();
+    ConfigNode top = new ConfigNode(root, "", problems);
+
+    Path dataDir = Path.of(top.string("data_dir", DEFAULT_DATA_DIR));
+    ConfigNode adminNode = top.section("admin");
+    InetSocketAddress admin = endpoint(adminNode, "endpoint", DEFAULT_ADMIN_ENDPOINT);
+    adminNode.rejectUnknownKeys();
+
+    ConfigNode receivers = top.section("receivers");
+    ConfigNode otlp = receivers.section("otlp");
+    OtlpHttpReceiverSettings receiver = receiver(otlp);
+    receivers.rejectUnknownKeys();
+
+    ConfigNode pipeline = top.section("pipeline");
+    long maxInFlight = pipeline.size("max_in_flight_bytes", 256L * 1024 * 1024, 1024 * 1024,
+        Long.MAX_VALUE);
+    pipeline.rejectUnknownKeys();
+
+    List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir);
+    top.rejectUnknownKeys();
+    if (!problems.isEmpty()) {
+      throw new ConfigException(problems);
+    }
+    return new SluiceConfig(dataDir, admin, receiver, maxInFlight, exporters);
+  }
+
+  private static ObjectNode object(ObjectNode parent, String key) {
+    JsonNode n = parent.get(key);
+    if (n instanceof ObjectNode) {
+      return (ObjectNode) n;
+    }
+    return parent.putObject(key);
+  }
+
+  private OtlpHttpReceiverSettings receiver(ConfigNode n) {
+    OtlpHttpReceiverSettings.Builder b = OtlpHttpReceiverSettings.builder();
+    HttpServerSettings.Builder server = HttpServerSettings.builder();
+    server.address(endpoint(n, "endpoint", DEFAULT_OTLP_ENDPOINT));
+    set(n, "traces_url_path", () -> b.path(Signal.TRACES, n.string("traces_url_path", "/v1/traces")));
+    set(n, "metrics_url_path",
+        () -> b.path(Signal.METRICS, n.string("metrics_url_path", "/v1/metrics")));
+    set(n, "logs_url_path", () -> b.path(Signal.LOGS, n.string("logs_url_path", "/v1/logs")));
+    b.maxRequestBodySize(n.size("max_request_body_size",
+        OtlpHttpReceiverSettings.DEFAULT_MAX_REQUEST_BODY_SIZE, 1, 1L << 30));
+    boolean http2 = n.bool("http2", true);
+    server.http2(http2);
+    server.maxHeaderSize((int) n.size("max_header_size", 64 * 1024, 1024, 1 << 20));
+    server.maxHeaderCount(n.integer("max_header_count", 100, 1, 10_000));
+    server.headerTimeout(n.duration("read_header_timeout", Duration.ofSeconds(10)));
+    server.bodyTimeout(n.duration("read_timeout", Duration.ofSeconds(60)));
+    server.idleTimeout(n.duration("idle_timeout", Duration.ofSeconds(120)));
+    server.maxConnections(n.integer("max_connections", 10_000, 1, 1_000_000));
+    server.maxConcurrentStreams(n.integer("max_concurrent_streams", 250, 1, 10_000));
+    server.ioThreads(n.integer("io_threads", 0, 0, 1024));
+
+    if (n.has("tls")) {
+      ConfigNode t = n.section("tls");
+      String cert = t.string("cert_file", null);
+      String key = t.string("key_file", null);
+      String ca = t.string("client_ca_file", null);
+      String min = t.oneOf("min_version", "1.2", "1.2", "1.3");
+      if (cert == null) {
+        t.problem("cert_file", "is required when tls is configured");
+      }
+      if (key == null) {
+        t.problem("key_file", "is required when tls is configured");
+      }
+      t.rejectUnknownKeys();
+      if (cert != null && key != null) {
+        TlsSettings tls = TlsSettings.of(Path.of(cert), Path.of(key),
+            ca == null ? null : Path.of(ca), min);
+        try {
+          tls.serverContext(http2); // fails now, with the file named, rather than at start
+          server.tls(tls);
+        } catch (IllegalArgumentException e) {
+          t.problem(null, e.getMessage());
+        }
+      }
+    }
+
+    ConfigNode cors = n.section("cors");
+    try {
+      b.cors(new CorsPolicy(cors.strings("allowed_origins"), cors.strings("allowed_headers"),
+          cors.integer("max_age", 0, 0, 86_400)));
+    } catch (IllegalArgumentException e) {
+      cors.problem("allowed_origins", e.getMessage());
+    }
+    cors.rejectUnknownKeys();
+
+    if (n.has("auth")) {
+      b.auth(auth(n.section("auth")));
+    }
+    n.rejectUnknownKeys();
+    try {
+      b.server(server.build());
+    } catch (IllegalArgumentException e) {
+      n.problem(null, e.getMessage());
+    }
+    return b.build();
+  }
+
+  private static void set(ConfigNode n, String key, Runnable r) {
+    try {
+      r.run();
+    } catch (IllegalArgumentException e) {
+      n.problem(key, e.getMessage());
+    }
+  }
+
+  private Authenticator auth(ConfigNode a) {
+    String header = a.string("api_key_header", "X-API-Key");
+    List<Credential> creds = new ArrayList<>();
+    for (ConfigNode c : a.sections("credentials")) {
+      String tenant = c.string("tenant", null);
+      String token = c.string("token", null);
+      String tokenFile = c.string("token_file", null);
+      c.rejectUnknownKeys();
+      if (tenant == null) {
+        c.problem("tenant", "is required");
+        continue;
+      }
+      if ((token == null) == (tokenFile == null)) {
+        c.problem(null, "needs exactly one of token and token_file");
+        continue;
+      }
+      if (tokenFile != null) {
+        try {
+          token = Files.readString(Path.of(tokenFile), StandardCharsets.UTF_8).trim();
+        } catch (IOException e) {
+          c.problem("token_file", "cannot read " + tokenFile + ": " + e.getMessage());
+          continue;
+        }
+      }
+      try {
+        creds.add(new Credential(tenant, token));
+      } catch (IllegalArgumentException e) {
+        c.problem(null, e.getMessage());
+      }
+    }
+    String file = a.string("credentials_file", null);
+    if (file != null) {
+      try {
+        List<String> lines = Files.readAllLines(Path.of(file), StandardCharsets.UTF_8);
+        for (int i = 0; i < lines.size(); i++) {
+          String line = lines.get(i).trim();
+          if (line.isEmpty() || line.startsWith("#")) {
+            continue;
+          }
+          int colon = line.indexOf(':');
+          if (colon <= 0) {
+            a.problem("credentials_file", file + " line " + (i + 1) + " must be tenant:token");
+            continue;
+          }
+          try {
+            creds.add(new Credential(line.substring(0, colon).trim(),
+                line.substring(colon + 1).trim()));
+          } catch (IllegalArgumentException e) {
+            a.problem("credentials_file", file + " line " + (i + 1) + ": " + e.getMessage());
+          }
+        }
+      } catch (IOException e) {
+        a.problem("credentials_file", "cannot read " + file + ": " + e.getMessage());
+      }
+    }
+    a.rejectUnknownKeys();
+    if (creds.isEmpty()) {
+      a.problem(null, "auth is configured but no credentials are given (credentials or "
+          + "credentials_file)");
+      return null;
+    }
+    return new Authenticator(creds, header);
+  }
+
+  private List<SluiceConfig.ExporterSpec> exporters(ConfigNode top, Path dataDir) {
+    List<SluiceConfig.ExporterSpec> out = new ArrayList<>();
+    Path defaultDir = dataDir.resolve("export");
+    if (!top.has("exporters")) {
+      out.add(file("file", defaultDir, 100L * 1024 * 1024, 100));
+      return out;
+    }
+    ConfigNode ex = top.section("exporters");
+    for (String name : ex.keys()) {
+      String type = name.contains("/") ? name.substring(0, name.indexOf('/')) : name;
+      ConfigNode e = ex.section(name);
+      switch (type) {
+        case "file":
+          {
+            Path dir = Path.of(e.string("path", defaultDir.toString()));
+            ConfigNode rot = e.section("rotation");
+            long maxBytes = rot.integer("max_megabytes", 100, 1, 1 << 20) * 1024L * 1024;
+            int backups = rot.integer("max_backups", 100, 0, 1_000_000);
+            rot.rejectUnknownKeys();
+            out.add(file(name, dir, maxBytes, backups));
+            break;
+          }
+        case "debug":
+          {
+            String verbosity = e.oneOf("verbosity", "basic", "none", "basic", "detailed");
+            int initial = e.integer("sampling_initial", 2, 0, Integer.MAX_VALUE);
+            int thereafter = e.integer("sampling_thereafter", 1, 1, Integer.MAX_VALUE);
+            Function<io.micrometer.core.instrument.MeterRegistry, dev.sluice.pipeline.Exporter>
+                f = registry -> DebugExporter.builder().name(name)
+                    .verbosity(DebugExporter.Verbosity.valueOf(verbosity.toUpperCase(
+                        java.util.Locale.ROOT)))
+                    .samplingInitial(initial).samplingThereafter(thereafter).build();
+            out.add(new SluiceConfig.ExporterSpec(name, name + " (debug, verbosity " + verbosity
+                + ")", f));
+            break;
+          }
+        default:
+          ex.problem(name, "unknown exporter type " + type + "; known: file, debug");
+          continue;
+      }
+      e.rejectUnknownKeys();
+    }
+    if (out.isEmpty() && ex.keys().isEmpty()) {
+      ex.problem(null, "at least one exporter is needed");
+    }
+    return out;
+  }
+
+  private static SluiceConfig.ExporterSpec file(String name, Path dir, long maxBytes,
+      int backups) {
+    return new SluiceConfig.ExporterSpec(name, name + " (file, " + dir + ")",
+        registry -> FileExporter.builder().name(name).directory(dir).maxBytes(maxBytes)
+            .maxBackups(backups).meterRegistry(registry).build());
+  }
+
+  /** Parses {@code host:port}, {@code [v6]:port} or {@code :port} (every interface). */
+  private static InetSocketAddress endpoint(ConfigNode n, String key, String dflt) {
+    String v = n.string(key, dflt);
+    int colon = v.lastIndexOf(':');
+    if (colon < 0) {
+      n.problem(key, "must be host:port, not " + v);
+      return address(dflt);
+    }
+    String host = v.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    int port;
+    try {
+      port = Integer.parseInt(v.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      port = -1;
+    }
+    if (port < 0 || port > 65535) {
+      n.problem(key, "port must be a number from 0 to 65535 in " + v);
+      return address(dflt);
+    }
+    return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+  }
+
+  private static InetSocketAddress address(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    return new InetSocketAddress(hostPort.substring(0, colon),
+        Integer.parseInt(hostPort.substring(colon + 1)));
+  }
+}

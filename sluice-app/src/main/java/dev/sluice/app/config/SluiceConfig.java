@@ -1,0 +1,37 @@
+package dev.sluice.app.config;
+
+import dev.sluice.pipeline.Exporter;
+import dev.sluice.receiver.otlp.OtlpHttpReceiverSettings;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * A checked configuration, ready to start: every value parsed, every default applied, every file it
+ * names found. Made by {@link ConfigLoader}; the keys are documented in {@code
+ * docs/configuration.md}.
+ *
+ * @param dataDir where Sluice keeps its data
+ * @param admin where the admin endpoints (metrics, health) listen
+ * @param receiver the OTLP/HTTP receiver
+ * @param maxInFlightBytes how many bytes of accepted data may wait for the exporters
+ * @param exporters every exporter, in the order configured
+ */
+public record SluiceConfig(
+    Path dataDir,
+    InetSocketAddress admin,
+    OtlpHttpReceiverSettings receiver,
+    long maxInFlightBytes,
+    List<ExporterSpec> exporters) {
+
+  /** One configured exporter: its name, a one-line description, and how to make it. */
+  public record ExporterSpec(String name, String description,
+      Function<MeterRegistry, Exporter> factory) {
+    @Override
+    public String toString() {
+      return description;
+    }
+  }
+}

@@ -1,0 +1,308 @@
+package dev.sluice.http.server;
+
+import dev.sluice.http.transport.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AsciiString;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An HTTP server on Netty that speaks HTTP/1.1 with keep-alive, HTTP/2 in cleartext (prior
+ * knowledge and the h2c upgrade) and HTTP/2 or HTTP/1.1 over TLS by ALPN, and hands each request to
+ * the application's handler as HTTP/1-style objects whatever the protocol.
+ *
+ * <p>Connection pipeline, cleartext: {@code connection-limit -> idle -> raw-bytes -> (h2c
+ * upgrade | HttpServerCodec) -> keep-alive -> guard -> application}. On TLS, {@code ssl -> alpn}
+ * picks the HTTP/1.1 tail above or {@code Http2FrameCodec -> Http2MultiplexHandler}, whose streams
+ * each run {@code Http2StreamFrameToHttpObjectCodec -> guard -> application}.
+ */
+public final class HttpServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+
+  private final HttpServerSettings settings;
+  private final RequestHandlerFactory handlers;
+  private final ErrorResponder errors;
+  private final SslContext sslContext;
+  private final ConnectionLimiter limiter;
+  private final Transport transport;
+  private final boolean ownsGroups;
+  private final EventLoopGroup boss;
+  private final EventLoopGroup workers;
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private Channel serverChannel;
+
+  /**
+   * A server with event loops of its own.
+   *
+   * @throws IllegalArgumentException when the TLS material cannot be loaded
+   */
+  public HttpServer(HttpServerSettings settings, RequestHandlerFactory handlers,
+      ErrorResponder errors) {
+    this(settings, handlers, errors, null, null);
+  }
+
+  /** A server on the given event loops, which the caller shuts down. */
+  public HttpServer(HttpServerSettings settings, RequestHandlerFactory handlers,
+      ErrorResponder errors, EventLoopGroup boss, EventLoopGroup workers) {
+    this.settings = Objects.requireNonNull(settings, "settings");
+    this.handlers = Objects.requireNonNull(handlers, "handlers");
+    this.errors = Objects.requireNonNull(errors, "errors");
+    this.sslContext = settings.tls() == null ? null : settings.tls().serverContext(settings.http2());
+    this.limiter = new ConnectionLimiter(settings.maxConnections());
+    this.transport = Transport.best();
+    this.ownsGroups = boss == null;
+    this.boss = boss != null ? boss : transport.newGroup(1, "sluice-accept");
+    this.workers = workers != null ? workers : transport.newGroup(settings.ioThreads(), "sluice-io");
+  }
+
+  /**
+   * Binds the listening socket.
+   *
+   * @throws java.io.UncheckedIOException when the address cannot be bound; the message names it
+   */
+  public HttpServer start() {
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(boss, workers)
+            .channel(transport.serverChannel())
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.SO_KEEPALIVE, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    initConnection(ch);
+                  }
+                });
+    try {
+      serverChannel = b.bind(settings.address()).syncUninterruptibly().channel();
+    } catch (Exception e) {
+      if (ownsGroups) {
+        boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+        workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      }
+      throw new java.io.UncheckedIOException(
+          "cannot listen on " + settings.address().getHostString() + ":"
+              + settings.address().getPort() + ": " + e.getMessage(),
+          e instanceof java.io.IOException ? (java.io.IOException) e : new java.io.IOException(e));
+    }
+    return this;
+  }
+
+  /** The bound address (with the real port when 0 was asked for). */
+  public InetSocketAddress localAddress() {
+    return (InetSocketAddress) serverChannel.localAddress();
+  }
+
+  public Transport transport() {
+    return transport;
+  }
+
+  public HttpServerSettings settings() {
+    return settings;
+  }
+
+  /** Connections open now. */
+  public int openConnections() {
+    return limiter.open();
+  }
+
+  /** Connections closed at once because the cap was reached, since start. */
+  public int refusedConnections() {
+    return limiter.refused();
+  }
+
+  private void initConnection(SocketChannel ch) {
+    connections.add(ch);
+    ChannelPipeline p = ch.pipeline();
+    p.addLast("connection-limit", limiter);
+    p.addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(),
+        TimeUnit.MILLISECONDS));
+    if (sslContext != null) {
+      var ssl = sslContext.newHandler(ch.alloc());
+      ssl.setHandshakeTimeoutMillis(settings.headerTimeout().toMillis());
+      p.addLast("ssl", ssl);
+      p.addLast("alpn", new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
+        @Override
+        protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+          if (ApplicationProtocolNames.HTTP_2.equals(protocol) && settings.http2()) {
+            addHttp2(ctx.pipeline());
+          } else {
+            addHttp1(ctx.pipeline(), false);
+          }
+        }
+
+        @Override
+        protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+          log.debug("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(),
+              cause.toString());
+          ctx.close();
+        }
+      });
+    } else {
+      addHttp1(p, settings.http2());
+    }
+  }
+
+  private void addHttp1(ChannelPipeline p, boolean h2c) {
+    RequestGuard guard = new RequestGuard(settings, errors, false);
+    p.addLast("raw-bytes", guard.rawBytesWatcher());
+    HttpServerCodec codec =
+        new HttpServerCodec(settings.maxInitialLineLength(), settings.maxHeaderSize(), 64 * 1024);
+    if (h2c) {
+      HttpServerUpgradeHandler.UpgradeCodecFactory upgrades =
+          protocol ->
+              AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)
+                  ? new Http2ServerUpgradeCodec(http2FrameCodec(), http2Multiplexer())
+                  : null;
+      // The upgrade request is aggregated by the upgrade handler; a body larger than this is
+      // answered 413 by it, which is why clients that upgrade send small first requests.
+      HttpServerUpgradeHandler upgrade = new HttpServerUpgradeHandler(codec, upgrades, 1 << 20);
+      p.addLast("h2c", new CleartextHttp2ServerUpgradeHandler(codec, upgrade,
+          new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+              addHttp2(ch.pipeline());
+            }
+          }));
+    } else {
+      p.addLast("codec", codec);
+    }
+    p.addLast("keep-alive", new HttpServerKeepAliveHandler());
+    p.addLast("guard", guard);
+    p.addLast("upgrade-watch", new UpgradeWatcher());
+    p.addLast("app", handlers.newHandler(false));
+  }
+
+  private void addHttp2(ChannelPipeline p) {
+    p.addLast(http2FrameCodec());
+    p.addLast(http2Multiplexer());
+    p.addLast("h2-idle", new Http2IdleCloser());
+  }
+
+  private Http2FrameCodec http2FrameCodec() {
+    return Http2FrameCodecBuilder.forServer()
+        .initialSettings(
+            Http2Settings.defaultSettings()
+                .maxConcurrentStreams(settings.maxConcurrentStreams())
+                .maxHeaderListSize(settings.maxHeaderSize()))
+        .validateHeaders(true)
+        .build();
+  }
+
+  private Http2MultiplexHandler http2Multiplexer() {
+    return new Http2MultiplexHandler(
+        new ChannelInitializer<Http2StreamChannel>() {
+          @Override
+          protected void initChannel(Http2StreamChannel ch) {
+            ch.pipeline().addLast("h2-to-http", new Http2StreamFrameToHttpObjectCodec(true));
+            ch.pipeline().addLast("guard", new RequestGuard(settings, errors, true));
+            ch.pipeline().addLast("app", handlers.newHandler(true));
+          }
+        });
+  }
+
+  /**
+   * After a switch to HTTP/2 on a cleartext connection, removes the HTTP/1.1 handlers that are
+   * left behind the HTTP/2 codec, since every request now arrives on a stream of its own.
+   */
+  private static final class UpgradeWatcher extends io.netty.channel.ChannelInboundHandlerAdapter {
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof HttpServerUpgradeHandler.UpgradeEvent
+          || evt instanceof CleartextHttp2ServerUpgradeHandler.PriorKnowledgeUpgradeEvent) {
+        ChannelPipeline p = ctx.pipeline();
+        for (String name : new String[] {"keep-alive", "guard", "raw-bytes", "app"}) {
+          if (p.get(name) != null) {
+            p.remove(name);
+          }
+        }
+        if (p.get(Http2IdleCloser.class) == null) {
+          p.addLast("h2-idle", new Http2IdleCloser());
+        }
+        p.remove(this);
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  /** Closes an HTTP/2 connection that went idle with no stream open. */
+  private static final class Http2IdleCloser extends io.netty.channel.ChannelInboundHandlerAdapter {
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof IdleStateEvent) {
+        Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+        if (codec == null || codec.connection().numActiveStreams() == 0) {
+          ctx.close();
+        }
+        return;
+      }
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  /**
+   * Stops accepting, lets requests in progress finish for up to {@code drain}, then closes every
+   * connection. Idempotent.
+   */
+  public void close(Duration drain) {
+    if (serverChannel != null) {
+      serverChannel.close().syncUninterruptibly();
+    }
+    long deadline = System.nanoTime() + drain.toNanos();
+    // Idle keep-alive connections are closed now; busy ones get until the deadline.
+    while (System.nanoTime() < deadline && !connections.isEmpty()) {
+      connections.forEach(
+          c -> {
+            RequestGuard g = c.pipeline().get(RequestGuard.class);
+            if (g == null || g.idle()) {
+              c.close();
+            }
+          });
+      connections.newCloseFuture().awaitUninterruptibly(50);
+    }
+    connections.close().awaitUninterruptibly();
+    if (ownsGroups) {
+      boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+      workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(5));
+  }
+}

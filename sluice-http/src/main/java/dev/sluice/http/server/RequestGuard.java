@@ -1,0 +1,211 @@
+package dev.sluice.http.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Enforces the server's limits on each request before the application sees it: decoding errors,
+ * header count, the deadline for the headers (from their first byte) and the deadline for the
+ * body, and closes idle connections. One instance per HTTP/1.1 connection or HTTP/2 stream.
+ *
+ * <p>On HTTP/1.1 the pipeline reads {@code raw-bytes -> HttpServerCodec -> keep-alive -> guard ->
+ * application}; {@link #rawBytesWatcher()} sits before the codec to start the header deadline on
+ * the first byte of a request. All fields are touched on the channel's event loop only.
+ */
+final class RequestGuard extends ChannelDuplexHandler {
+  private final HttpServerSettings settings;
+  private final ErrorResponder errors;
+  private final boolean http2;
+  private boolean inRequest;
+  private boolean responding;
+  private boolean failed;
+  private ScheduledFuture<?> headerTimer;
+  private ScheduledFuture<?> bodyTimer;
+
+  RequestGuard(HttpServerSettings settings, ErrorResponder errors, boolean http2) {
+    this.settings = settings;
+    this.errors = errors;
+    this.http2 = http2;
+  }
+
+  /** A handler for the raw byte side of the connection that starts the header deadline. */
+  ChannelInboundHandlerAdapter rawBytesWatcher() {
+    return new ChannelInboundHandlerAdapter() {
+      @Override
+      public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf && !inRequest && !responding && headerTimer == null) {
+          headerTimer =
+              ctx.executor()
+                  .schedule(
+                      () -> timeOut(ctx, "request headers were not received within "
+                          + seconds(settings.headerTimeout().toMillis())),
+                      settings.headerTimeout().toMillis(),
+                      TimeUnit.MILLISECONDS);
+        }
+        ctx.fireChannelRead(msg);
+      }
+    };
+  }
+
+  private ChannelHandlerContext self;
+
+  /** True when no request is being read or answered: the connection may be closed at once. */
+  boolean idle() {
+    return !inRequest && !responding;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    self = ctx;
+  }
+
+  private void timeOut(ChannelHandlerContext rawCtx, String why) {
+    headerTimer = null;
+    bodyTimer = null;
+    if (!self.channel().isActive() || failed) {
+      return;
+    }
+    reject(self, HttpResponseStatus.REQUEST_TIMEOUT, why, null);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (failed) {
+      ReferenceCountUtil.release(msg); // the connection is closing after an error answer
+      return;
+    }
+    if (msg instanceof HttpRequest) {
+      HttpRequest req = (HttpRequest) msg;
+      cancel(headerTimer);
+      headerTimer = null;
+      DecoderResult result = req.decoderResult();
+      if (result.isFailure()) {
+        ReferenceCountUtil.release(msg);
+        Throwable cause = result.cause();
+        if (cause instanceof TooLongHttpHeaderException) {
+          reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+              "request headers are larger than " + settings.maxHeaderSize() + " bytes", null);
+        } else if (cause instanceof TooLongHttpLineException) {
+          reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG,
+              "request line is longer than " + settings.maxInitialLineLength() + " bytes", null);
+        } else if (cause instanceof TooLongFrameException) {
+          reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, cause.getMessage(),
+              null);
+        } else {
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request: "
+              + (cause == null ? "unknown error" : cause.getMessage()), null);
+        }
+        return;
+      }
+      if (req.headers().size() > settings.maxHeaderCount()) {
+        ReferenceCountUtil.release(msg);
+        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request has " + req.headers().size() + " headers, more than the limit of "
+                + settings.maxHeaderCount(), req);
+        return;
+      }
+      inRequest = true;
+      bodyTimer =
+          ctx.executor()
+              .schedule(
+                  () -> timeOut(ctx, "request body was not received within "
+                      + seconds(settings.bodyTimeout().toMillis())),
+                  settings.bodyTimeout().toMillis(),
+                  TimeUnit.MILLISECONDS);
+    } else if (msg instanceof io.netty.handler.codec.http.HttpContent) {
+      DecoderResult result = ((io.netty.handler.codec.http.HttpContent) msg).decoderResult();
+      if (result.isFailure()) {
+        ReferenceCountUtil.release(msg);
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request body: "
+            + result.cause().getMessage(), null);
+        return;
+      }
+    }
+    if (msg instanceof LastHttpContent) {
+      cancel(bodyTimer);
+      bodyTimer = null;
+      responding = true;
+    }
+    ctx.fireChannelRead(msg);
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (msg instanceof LastHttpContent) {
+      promise = promise.unvoid();
+      promise.addListener(f -> {
+        inRequest = false;
+        responding = false;
+        // A response sent before the body was read ends the request too (e.g. 413, 401).
+        cancel(bodyTimer);
+        bodyTimer = null;
+      });
+    }
+    ctx.write(msg, promise);
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent) {
+      if (!inRequest) {
+        ctx.close();
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    cancel(headerTimer);
+    cancel(bodyTimer);
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    cancel(headerTimer);
+    cancel(bodyTimer);
+  }
+
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String message,
+      HttpRequest req) {
+    failed = true;
+    cancel(headerTimer);
+    cancel(bodyTimer);
+    FullHttpResponse r = errors.render(ctx.alloc(), status, message, req);
+    if (!http2) {
+      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    // Written from this handler, so the application behind it is bypassed.
+    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private static void cancel(ScheduledFuture<?> f) {
+    if (f != null) {
+      f.cancel(false);
+    }
+  }
+
+  private static String seconds(long millis) {
+    return millis % 1000 == 0 ? millis / 1000 + " s" : millis + " ms";
+  }
+}

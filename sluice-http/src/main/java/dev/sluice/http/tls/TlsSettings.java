@@ -1,0 +1,128 @@
+package dev.sluice.http.tls;
+
+import io.netty.handler.codec.http2.Http2SecurityUtil;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import javax.net.ssl.SSLException;
+
+/**
+ * Where a TLS endpoint finds its PEM certificate, key and optional client CA, and which protocol
+ * versions it allows. Builds the Netty {@link SslContext}; TLS 1.2 is the oldest version allowed.
+ */
+public final class TlsSettings {
+  /** Protocol versions Sluice speaks, newest first; nothing older than TLS 1.2. */
+  public static final List<String> PROTOCOLS_1_2 = List.of("TLSv1.3", "TLSv1.2");
+
+  public static final List<String> PROTOCOLS_1_3 = List.of("TLSv1.3");
+
+  private final Path certFile;
+  private final Path keyFile;
+  private final Path clientCaFile;
+  private final String minVersion;
+
+  private TlsSettings(Path certFile, Path keyFile, Path clientCaFile, String minVersion) {
+    this.certFile = Objects.requireNonNull(certFile, "cert_file");
+    this.keyFile = Objects.requireNonNull(keyFile, "key_file");
+    this.clientCaFile = clientCaFile;
+    if (!minVersion.equals("1.2") && !minVersion.equals("1.3")) {
+      throw new IllegalArgumentException("min_version must be 1.2 or 1.3, not " + minVersion);
+    }
+    this.minVersion = minVersion;
+  }
+
+  /**
+   * @param clientCaFile PEM certificates of the CAs that sign client certificates; null when
+   *     clients need no certificate, otherwise a certificate is required (mutual TLS)
+   * @param minVersion "1.2" or "1.3"
+   */
+  public static TlsSettings of(Path certFile, Path keyFile, Path clientCaFile, String minVersion) {
+    return new TlsSettings(certFile, keyFile, clientCaFile, minVersion);
+  }
+
+  public Path certFile() {
+    return certFile;
+  }
+
+  public Path keyFile() {
+    return keyFile;
+  }
+
+  public Path clientCaFile() {
+    return clientCaFile;
+  }
+
+  public boolean mutual() {
+    return clientCaFile != null;
+  }
+
+  /**
+   * Builds a server context offering h2 and http/1.1 through ALPN.
+   *
+   * @throws IllegalArgumentException when a file is missing or does not hold what it should; the
+   *     message names the file
+   */
+  public SslContext serverContext(boolean http2) {
+    check(certFile, "cert_file");
+    check(keyFile, "key_file");
+    if (clientCaFile != null) {
+      check(clientCaFile, "client_ca_file");
+    }
+    try {
+      SslContextBuilder b =
+          SslContextBuilder.forServer(certFile.toFile(), keyFile.toFile())
+              .sslProvider(SslProvider.JDK)
+              .protocols(minVersion.equals("1.3") ? PROTOCOLS_1_3 : PROTOCOLS_1_2)
+              .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE);
+      if (clientCaFile != null) {
+        b.trustManager(clientCaFile.toFile()).clientAuth(ClientAuth.REQUIRE);
+      }
+      List<String> alpn =
+          http2
+              ? List.of(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1)
+              : List.of(ApplicationProtocolNames.HTTP_1_1);
+      b.applicationProtocolConfig(
+          new ApplicationProtocolConfig(
+              ApplicationProtocolConfig.Protocol.ALPN,
+              ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+              ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+              alpn));
+      return b.build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "cannot load TLS material (cert_file " + certFile + ", key_file " + keyFile
+              + (clientCaFile == null ? "" : ", client_ca_file " + clientCaFile) + "): "
+              + rootMessage(e),
+          e);
+    }
+  }
+
+  private static void check(Path file, String key) {
+    if (!Files.isReadable(file)) {
+      throw new IllegalArgumentException(key + " " + file + " does not exist or is not readable");
+    }
+  }
+
+  private static String rootMessage(Throwable t) {
+    Throwable c = t;
+    while (c.getCause() != null && c.getCause() != c) {
+      c = c.getCause();
+    }
+    return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+  }
+
+  @Override
+  public String toString() {
+    return "TLS(cert " + certFile + ", key " + keyFile
+        + (clientCaFile == null ? "" : ", client CA " + clientCaFile) + ", min " + minVersion + ")";
+  }
+
+}
