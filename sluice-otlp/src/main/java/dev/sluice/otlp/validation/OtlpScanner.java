@@ -90,8 +90,8 @@ public final class OtlpScanner {
         long tag = varint(end);
         int field = (int) (tag >>> 3);
         int wireType = (int) (tag & 7);
-        if (field == 0 || tag > 0xFFFFFFFFL) {
-          throw malformed("invalid field number 0 in " + schema.name);
+        if (field == 0 || (tag >>> 32) != 0) {
+          throw malformed("invalid field number in " + schema.name);
         }
         byte kind = field < schema.kinds.length ? schema.kinds[field] : WireSchema.UNKNOWN;
         switch (wireType) {
