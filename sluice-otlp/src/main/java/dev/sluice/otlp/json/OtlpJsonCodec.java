@@ -28,8 +28,9 @@ import java.util.Objects;
  * <p>Reading accepts what the specification asks receivers to accept: lowerCamelCase and snake_case keys,
  * ids in either hex case, enum numbers or names, 64-bit integers as numbers or strings, "NaN" and
  * "Infinity" strings for doubles, standard or URL-safe base64 with or without padding. Unknown keys are
- * skipped with their whole value and {@code null} means "not set". Any defect in the input, from malformed
- * JSON to an out-of-range number or nesting deeper than {@value #MAX_NESTING_DEPTH} levels, is reported as
+ * skipped with their whole value and {@code null} means "not set"; of a key given twice the last value
+ * wins, except that the elements of a repeated field add up. Any defect in the input, from malformed
+ * JSON to an out-of-range number or nesting deeper than 64 levels, is reported as
  * an {@link OtlpJsonException} naming the JSON path; an id of the wrong length is decoded as given, for
  * validation to reject. Writing emits compact UTF-8 JSON that leaves out default values, with lowercase hex
  * ids, integer enums and 64-bit integers as decimal strings.
@@ -48,7 +49,9 @@ public final class OtlpJsonCodec {
       // The caller owns the streams it passes in.
       .disable(StreamReadFeature.AUTO_CLOSE_SOURCE)
       .disable(StreamWriteFeature.AUTO_CLOSE_TARGET)
-      // Otherwise characters outside the BMP would come out as \\ud83d\\ude00 escape pairs.
+      // A write that fails halfway must not be completed with closing brackets into plausible JSON.
+      .disable(StreamWriteFeature.AUTO_CLOSE_CONTENT)
+      // Otherwise characters outside the BMP would come out as escaped surrogate pairs, not UTF-8.
       .enable(JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
       .build();
 
@@ -59,15 +62,18 @@ public final class OtlpJsonCodec {
    * {@code defaultInstance}'s type, e.g. {@code parse(bytes, 0, n, ExportTraceServiceRequest.getDefaultInstance())}.
    *
    * @throws OtlpJsonException for any defect in the input
+   * @throws IndexOutOfBoundsException when the range lies outside {@code json}
    */
   public static <T extends Message> T parse(byte[] json, int offset, int length, T defaultInstance) {
+    Objects.requireNonNull(json, "json");
     Objects.requireNonNull(defaultInstance, "defaultInstance");
     Objects.checkFromIndexSize(offset, length, json.length);
     JsonParser parser;
     try {
       parser = FACTORY.createParser(json, offset, length);
     } catch (IOException e) {
-      throw new OtlpJsonException("unreadable input", "$", e.getMessage(), e);
+      // Jackson sniffs the encoding here, so even this can meet bad input.
+      throw inputFailure(e, "$");
     }
     return parse(parser, defaultInstance);
   }
@@ -85,28 +91,35 @@ public final class OtlpJsonCodec {
     try {
       parser = FACTORY.createParser(json);
     } catch (IOException e) {
-      throw new OtlpJsonException("unreadable input", "$", e.getMessage(), e);
+      // Jackson sniffs the encoding here, so even this can meet bad input.
+      throw inputFailure(e, "$");
     }
     return parse(parser, defaultInstance);
   }
 
   @SuppressWarnings("unchecked") // buildPartial() of defaultInstance's builder yields defaultInstance's type
   private static <T extends Message> T parse(JsonParser parser, T defaultInstance) {
-    try (parser) {
+    // Not try-with-resources: that would close the parser before the catch blocks read its position.
+    try {
       return (T) new JsonMessageReader(parser).readDocument(defaultInstance);
     } catch (OtlpJsonException e) {
       throw e;
-    } catch (StreamConstraintsException e) {
-      throw new OtlpJsonException("input exceeds a limit", pathOf(parser), e.getOriginalMessage(), e);
-    } catch (JsonProcessingException e) {
-      throw new OtlpJsonException("malformed JSON", pathOf(parser), e.getOriginalMessage() + location(e), e);
-    } catch (CharConversionException e) {
-      throw new OtlpJsonException("malformed JSON", pathOf(parser), e.getMessage(), e);
     } catch (IOException e) {
-      throw new OtlpJsonException("cannot read input", pathOf(parser), String.valueOf(e.getMessage()), e);
+      throw inputFailure(e, pathOf(parser));
     } catch (RuntimeException e) {
       // Defence in depth: callers answer OtlpJsonException with a 400 and anything else with a 500.
       throw new OtlpJsonException("cannot decode", pathOf(parser), e.toString(), e);
+    } finally {
+      closeQuietly(parser);
+    }
+  }
+
+  private static void closeQuietly(JsonParser parser) {
+    try {
+      // Only returns buffers to Jackson's pool: the source is never closed (AUTO_CLOSE_SOURCE is off).
+      parser.close();
+    } catch (IOException e) {
+      // Nothing was read from it here, so nothing to report.
     }
   }
 
@@ -115,12 +128,24 @@ public final class OtlpJsonCodec {
    * stream is not closed.
    *
    * @throws UncheckedIOException when the stream fails
+   * @throws OtlpJsonException when the message nests deeper than Jackson writes (1000 levels of JSON)
    */
   public static void write(MessageOrBuilder message, OutputStream out) {
     Objects.requireNonNull(message, "message");
     Objects.requireNonNull(out, "out");
-    try (JsonGenerator generator = FACTORY.createGenerator(out, JsonEncoding.UTF8)) {
+    JsonGenerator generator;
+    try {
+      generator = FACTORY.createGenerator(out, JsonEncoding.UTF8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    try {
       new JsonMessageWriter(generator).writeMessage(message, MessageLayout.of(message.getDescriptorForType()));
+      generator.close();
+    } catch (JsonProcessingException e) {
+      // Jackson's own limits, reachable only by messages built in code: the wire format stops at 100 levels.
+      throw new OtlpJsonException("cannot encode", JsonPaths.of(generator.getOutputContext()),
+          e.getOriginalMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -131,6 +156,18 @@ public final class OtlpJsonCodec {
     ByteArrayOutputStream out = new ByteArrayOutputStream(256);
     write(message, out);
     return out.toByteArray();
+  }
+
+  private static OtlpJsonException inputFailure(IOException e, String path) {
+    if (e instanceof StreamConstraintsException limit) {
+      return new OtlpJsonException("input exceeds a limit", path, limit.getOriginalMessage(), e);
+    } else if (e instanceof JsonProcessingException jackson) {
+      return new OtlpJsonException("malformed JSON", path, jackson.getOriginalMessage() + location(jackson), e);
+    } else if (e instanceof CharConversionException) {
+      return new OtlpJsonException("malformed JSON", path, e.getMessage(), e);
+    }
+    // The stream itself failed; still this type, so callers have one exception to handle.
+    return new OtlpJsonException("cannot read input", path, String.valueOf(e.getMessage()), e);
   }
 
   private static String pathOf(JsonParser parser) {

@@ -1,6 +1,7 @@
 package dev.sluice.otlp.json;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Message;
@@ -232,6 +233,12 @@ class OtlpJsonRoundTripTest {
         .map(Metric::getDataCase).toList();
     assertThat(kinds).containsExactly(Metric.DataCase.GAUGE, Metric.DataCase.SUM, Metric.DataCase.HISTOGRAM,
         Metric.DataCase.EXPONENTIAL_HISTOGRAM, Metric.DataCase.SUMMARY, Metric.DataCase.DATA_NOT_SET);
+    // Exemplars carry ids too, so they are hex as well.
+    Object exemplar = JsonTree.at(JsonTree.parse(OtlpJsonCodec.toJsonBytes(metrics)), "resourceMetrics", "0",
+        "scopeMetrics", "0", "metrics", "0", "gauge", "dataPoints", "0", "exemplars", "0");
+    assertThat(JsonTree.at(exemplar, "traceId")).isEqualTo("0af7651916cd43dd8448eb211c80319c");
+    assertThat(JsonTree.at(exemplar, "spanId")).isEqualTo("b7ad6b7169203331");
+    assertThat(JsonTree.at(exemplar, "timeUnixNano")).isEqualTo(Long.toString(T0));
   }
 
   @Test
@@ -253,6 +260,10 @@ class OtlpJsonRoundTripTest {
         .isEqualTo("{\"partialSuccess\":{\"rejectedDataPoints\":\"1099511627776\",\"errorMessage\":\"too many\"}}");
     assertThat(json(roundTrip(logs))).isEqualTo("{\"partialSuccess\":{\"rejectedLogRecords\":\"1\"}}");
     assertThat(json(roundTrip(ExportTraceServiceResponse.getDefaultInstance()))).isEqualTo("{}");
+    byte[] numeric = "{\"partialSuccess\":{\"rejectedSpans\":3,\"error_message\":\"3 spans had no trace id\"}}"
+        .getBytes(StandardCharsets.UTF_8);
+    assertThat(OtlpJsonCodec.parse(numeric, 0, numeric.length, ExportTraceServiceResponse.getDefaultInstance()))
+        .isEqualTo(trace);
     assertThat(json(roundTrip(ExportLogsServiceResponse.newBuilder()
         .setPartialSuccess(ExportLogsPartialSuccess.getDefaultInstance()).build())))
         .isEqualTo("{\"partialSuccess\":{}}");
@@ -363,6 +374,31 @@ class OtlpJsonRoundTripTest {
   void buildersAreWrittenLikeTheirMessages() {
     ExportTraceServiceRequest request = traces();
     assertThat(OtlpJsonCodec.toJsonBytes(request.toBuilder())).isEqualTo(OtlpJsonCodec.toJsonBytes(request));
+  }
+
+  @Test
+  void messagesTooDeepForJsonFailToEncode() {
+    AnyValue value = AnyValue.newBuilder().setStringValue("leaf").build();
+    for (int i = 0; i < 400; i++) {
+      value = AnyValue.newBuilder().setArrayValue(ArrayValue.newBuilder().addValues(value)).build();
+    }
+    AnyValue deep = value;
+    assertThatThrownBy(() -> OtlpJsonCodec.toJsonBytes(deep))
+        .isInstanceOf(OtlpJsonException.class)
+        .hasMessageStartingWith("cannot encode in arrayValue.values[0].arrayValue");
+  }
+
+  @Test
+  void aFailingStreamSurfacesAsUncheckedIoException() {
+    OutputStream broken = new OutputStream() {
+      @Override
+      public void write(int b) throws java.io.IOException {
+        throw new java.io.IOException("disk full");
+      }
+    };
+    assertThatThrownBy(() -> OtlpJsonCodec.write(traces(), broken))
+        .isInstanceOf(java.io.UncheckedIOException.class)
+        .hasRootCauseMessage("disk full");
   }
 
   private static String json(Message message) {
