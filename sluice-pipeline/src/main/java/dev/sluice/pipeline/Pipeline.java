@@ -17,6 +17,7 @@ public final class Pipeline implements AutoCloseable {
   private final List<Exporter> exporters;
   private final long maxInFlightBytes;
   private final AtomicLong inFlightBytes = new AtomicLong();
+  private volatile boolean started;
   private volatile boolean closed;
 
   /**
@@ -36,6 +37,7 @@ public final class Pipeline implements AutoCloseable {
 
   public void start() {
     exporters.forEach(Exporter::start);
+    started = true;
   }
 
   public List<Exporter> exporters() {
@@ -53,7 +55,7 @@ public final class Pipeline implements AutoCloseable {
 
   /** True while the pipeline takes new batches (it is started, not closed and not full). */
   public boolean ready() {
-    return !closed && inFlightBytes.get() < maxInFlightBytes;
+    return started && !closed && inFlightBytes.get() < maxInFlightBytes;
   }
 
   /**
@@ -96,10 +98,8 @@ public final class Pipeline implements AutoCloseable {
     try {
       return exporter.export(batch);
     } catch (RuntimeException e) {
-      // The exporter broke its contract by throwing; the reference it was handed is ours again.
-      if (batch.refCnt() > 0) {
-        batch.release();
-      }
+      // An exporter that throws has not taken its reference (see Exporter#export): release it.
+      batch.release();
       return CompletableFuture.failedFuture(e);
     }
   }

@@ -85,6 +85,18 @@ public final class TelemetryBatch extends AbstractReferenceCounted {
   }
 
   @Override
+  public TelemetryBatch retain(int increment) {
+    super.retain(increment);
+    return this;
+  }
+
+  @Override
+  public TelemetryBatch touch() {
+    payload.touch();
+    return this;
+  }
+
+  @Override
   public String toString() {
     return signal.id() + " batch of " + items + " " + signal.itemNoun() + ", " + bytes()
         + " bytes" + (tenant.isEmpty() ? "" : ", tenant " + tenant);

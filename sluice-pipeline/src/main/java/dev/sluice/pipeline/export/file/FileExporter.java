@@ -224,10 +224,10 @@ public final class FileExporter implements Exporter {
     /**
      * Where to count {@code sluice.exporter.items}, {@code sluice.exporter.bytes} (protobuf payload
      * bytes) and {@code sluice.exporter.errors} (failed batches), tagged with exporter and signal;
-     * default: not counted.
+     * default and {@code null}: not counted.
      */
     public Builder meterRegistry(MeterRegistry registry) {
-      this.registry = Objects.requireNonNull(registry, "meterRegistry");
+      this.registry = registry;
       return this;
     }
 

@@ -91,7 +91,7 @@ final class SignalWriter implements Runnable {
     // taken its last look at the queue. Whoever removes the work owns it: if this remove wins the
     // thread never sees it; if it loses, the thread has it and will write it.
     if (stopping && queue.remove(work)) {
-      batch.release();
+      work.releaseOnce();
       work.future.completeExceptionally(FileExporter.closedException());
     }
     return work.future;
@@ -136,7 +136,20 @@ final class SignalWriter implements Runnable {
         group.add(first);
         queue.drainTo(group, MAX_GROUP - 1);
         stop |= group.removeIf(w -> w == Work.STOP);
-        writeGroup(group);
+        try {
+          writeGroup(group);
+        } catch (RuntimeException | Error e) {
+          // A bug or a broken class path must not kill the thread with futures left hanging and
+          // buffers held: fail what this group has not finished and go on with the next.
+          LOG.error("[{}] unexpected failure writing to {}", exporterName, file.path(), e);
+          file.abandon();
+          for (Work w : group) {
+            w.releaseOnce();
+            if (!w.future.isDone()) {
+              fail(w, e);
+            }
+          }
+        }
         group.clear();
       }
     } catch (InterruptedException e) {
@@ -144,7 +157,7 @@ final class SignalWriter implements Runnable {
       queue.drainTo(group);
       for (Work w : group) {
         if (w != Work.STOP) {
-          w.batch.release();
+          w.releaseOnce();
           fail(w, new PipelineFullException(
               "the file exporter was stopped before writing this batch", 5));
         }
@@ -169,7 +182,7 @@ final class SignalWriter implements Runnable {
         fail(work, e);
         continue;
       } finally {
-        work.batch.release(); // the JSON line is all we need from here on
+        work.releaseOnce(); // the JSON line is all we need from here on
       }
       try {
         if (file.mustRotateBefore(line.length + 1L)) {
@@ -270,6 +283,8 @@ final class SignalWriter implements Runnable {
     final int items;
     final int bytes;
     final CompletableFuture<Void> future;
+    /** Only the writer thread, or submit() once the work is out of the queue, touches this. */
+    private boolean released;
 
     Work(TelemetryBatch batch) {
       this.batch = batch;
@@ -277,6 +292,13 @@ final class SignalWriter implements Runnable {
       this.items = batch.items();
       this.bytes = batch.bytes();
       this.future = new CompletableFuture<>();
+    }
+
+    void releaseOnce() {
+      if (!released) {
+        released = true;
+        batch.release();
+      }
     }
 
     private Work() {
