@@ -8,7 +8,8 @@ import java.util.concurrent.CompletableFuture;
  * <p>{@link #export} is called on a receiver's thread and must not block: it hands the batch to the
  * exporter's own threads and returns a future completed when the exporter has the data (for the
  * file exporter: written to the file). The exporter owns the reference it is handed and releases it
- * exactly once, whether the export succeeds or fails. A future failed with {@link
+ * exactly once, whether the export succeeds or fails; an exporter that throws instead of returning
+ * a future has not taken the reference, and the caller releases it. A future failed with {@link
  * PipelineFullException} tells the sender to come back later.
  */
 public interface Exporter extends AutoCloseable {

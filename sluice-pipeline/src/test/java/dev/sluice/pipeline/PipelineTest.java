@@ -111,6 +111,8 @@ class PipelineTest {
       throws Exception {
     HoldingExporter exporter = new HoldingExporter("held");
     Pipeline pipeline = new Pipeline(List.of(exporter), 1000);
+    assertThat(pipeline.ready()).isFalse(); // not started yet
+    pipeline.start();
     TelemetryBatch first = opaque(Signal.METRICS, 600);
     TelemetryBatch refused = opaque(Signal.METRICS, 600);
 
