@@ -63,11 +63,11 @@ public final class Sluice implements AutoCloseable {
       exporters.add(spec.factory().apply(registry));
     }
     Pipeline pipeline = new Pipeline(exporters, config.maxInFlightBytes());
-    pipeline.start();
     registry.gauge("sluice.pipeline.in_flight_bytes", pipeline, Pipeline::inFlightBytes);
     OtlpHttpReceiver receiver = null;
     AdminServer admin = null;
     try {
+      pipeline.start();
       receiver = new OtlpHttpReceiver(config.receiver(), pipeline, registry).start();
       admin = new AdminServer(config.admin(), registry, pipeline::ready).start();
       Sluice s = new Sluice(config, registry, pipeline, receiver, admin);
@@ -81,6 +81,7 @@ public final class Sluice implements AutoCloseable {
         receiver.close(Duration.ZERO);
       }
       pipeline.close();
+      registry.close();
       throw e;
     }
   }

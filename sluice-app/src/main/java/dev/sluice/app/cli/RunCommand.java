@@ -64,7 +64,8 @@ final class RunCommand implements Callable<Integer> {
     Sluice sluice;
     try {
       sluice = Sluice.start(cfg);
-    } catch (UncheckedIOException | IllegalArgumentException e) {
+    } catch (UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
+      // A port taken, a directory that cannot be created: say what, without a stack trace.
       System.err.println("sluice: " + e.getMessage());
       return 1;
     }

@@ -1,10 +1,12 @@
 package dev.sluice.app.config;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -21,11 +23,15 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -44,8 +50,13 @@ public final class ConfigLoader {
   public static final String DEFAULT_ADMIN_ENDPOINT = "127.0.0.1:8888";
   public static final String DEFAULT_DATA_DIR = "./data";
 
-  private static final Pattern ENV = Pattern.compile("\\$\\$|\\$\\{env:([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?}");
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  /** {@code $$}, or {@code ${...}} (group 1 the inside, group 2 the closing brace if any). */
+  private static final Pattern REFERENCE = Pattern.compile("\\$\\$|\\$\\{([^}]*)(}?)");
+  private static final Pattern ENV = Pattern.compile("env:([A-Za-z_][A-Za-z0-9_]*)(:-(.*))?");
+  private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+  /** YAML forbids duplicate keys; Jackson would otherwise keep the last one without a word. */
+  private static final ObjectMapper YAML = new ObjectMapper(YAMLFactory.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
 
   private final Map<String, String> env;
 
@@ -65,6 +76,8 @@ public final class ConfigLoader {
    * @throws ConfigException listing every problem found
    */
   public SluiceConfig load(Path file, Overrides overrides) {
+    List<String> problems = new ArrayList<>();
+    Set<String> unresolved = new HashSet<>();
     JsonNode root;
     if (file == null) {
       root = JsonNodeFactory.instance.objectNode();
@@ -72,20 +85,30 @@ public final class ConfigLoader {
       String text;
       try {
         text = Files.readString(file, StandardCharsets.UTF_8);
+      } catch (NoSuchFileException e) {
+        throw new ConfigException(List.of(file + ": the file does not exist"));
       } catch (IOException e) {
-        throw new ConfigException(List.of(file + ": cannot read the file: " + e.getMessage()));
+        throw new ConfigException(List.of(file + ": cannot read the file: " + e));
       }
-      root = parse(file.toString(), text);
+      root = parse(file.toString(), text, problems, unresolved);
     }
-    return bind(root, overrides);
+    return bind(root, overrides, problems, unresolved);
   }
 
   /** Loads a configuration from YAML text; {@code name} is used in messages. */
   public SluiceConfig load(String name, String yaml, Overrides overrides) {
-    return bind(parse(name, yaml), overrides);
+    List<String> problems = new ArrayList<>();
+    Set<String> unresolved = new HashSet<>();
+    return bind(parse(name, yaml, problems, unresolved), overrides, problems, unresolved);
   }
 
-  private JsonNode parse(String name, String text) {
+  /**
+   * Parses the YAML and substitutes the environment; a reference that cannot be substituted is
+   * added to {@code problems}, so that it is reported together with the problems of binding, and
+   * its key path to {@code unresolved}.
+   */
+  private JsonNode parse(String name, String text, List<String> problems,
+      Set<String> unresolved) {
     JsonNode root;
     try {
       root = YAML.readTree(text);
@@ -101,46 +124,52 @@ public final class ConfigLoader {
     if (!root.isObject()) {
       throw new ConfigException(List.of(name + ": the top level must be a section of keys"));
     }
-    List<String> problems = new ArrayList<>();
-    JsonNode substituted = substitute(root, "", problems);
-    if (!problems.isEmpty()) {
-      throw new ConfigException(problems);
-    }
-    return substituted;
+    return substitute(root, "", problems, unresolved);
   }
 
   /** Replaces {@code ${env:NAME}} and {@code ${env:NAME:-default}} in every string; {@code $$} is a dollar. */
-  private JsonNode substitute(JsonNode node, String path, List<String> problems) {
+  private JsonNode substitute(JsonNode node, String path, List<String> problems,
+      Set<String> unresolved) {
     if (node.isObject()) {
       ObjectNode out = JsonNodeFactory.instance.objectNode();
       node.fields().forEachRemaining(e ->
           out.set(e.getKey(), substitute(e.getValue(),
-              path.isEmpty() ? e.getKey() : path + "." + e.getKey(), problems)));
+              path.isEmpty() ? e.getKey() : path + "." + e.getKey(), problems, unresolved)));
       return out;
     }
     if (node.isArray()) {
       ArrayNode out = JsonNodeFactory.instance.arrayNode();
       for (int i = 0; i < node.size(); i++) {
-        out.add(substitute(node.get(i), path + "[" + i + "]", problems));
+        out.add(substitute(node.get(i), path + "[" + i + "]", problems, unresolved));
       }
       return out;
     }
     if (!node.isTextual() || node.asText().indexOf('$') < 0) {
       return node;
     }
-    Matcher m = ENV.matcher(node.asText());
+    Matcher m = REFERENCE.matcher(node.asText());
     StringBuilder sb = new StringBuilder();
     while (m.find()) {
       String replacement;
-      if (m.group().equals("$$")) {
+      Matcher ref = m.group().equals("$$") ? null : ENV.matcher(m.group(1));
+      if (ref == null) {
         replacement = "$";
+      } else if (m.group(2).isEmpty() || !ref.matches()) {
+        // Taken literally, "${TOKEN}" would quietly become an 8-character secret.
+        String inside = m.group(1);
+        String suggestion = "${env:" + (NAME.matcher(inside).matches() ? inside : "NAME") + "}";
+        problems.add(path + ": " + m.group() + " is not a valid reference; write " + suggestion
+            + " for an environment variable, or $$ for a literal $");
+        unresolved.add(path);
+        replacement = m.group();
       } else {
-        String value = env.get(m.group(1));
+        String value = env.get(ref.group(1));
         if (value == null) {
-          value = m.group(3);
+          value = ref.group(3);
         }
         if (value == null) {
-          problems.add(path + ": environment variable " + m.group(1) + " is not set");
+          problems.add(path + ": environment variable " + ref.group(1) + " is not set");
+          unresolved.add(path);
           value = "";
         }
         replacement = value;
@@ -148,10 +177,16 @@ public final class ConfigLoader {
       m.appendReplacement(sb, Matcher.quoteReplacement(replacement));
     }
     m.appendTail(sb);
+    if (unresolved.contains(path)) {
+      // Absent rather than half-substituted, so that binding does not report it a second time.
+      return NullNode.getInstance();
+    }
     return TextNode.valueOf(sb.toString());
   }
 
-  private SluiceConfig bind(JsonNode tree, Overrides o) {
+  private SluiceConfig bind(JsonNode tree, Overrides o, List<String> problems,
+      Set<String> unresolved) {
+    int firstBindingProblem = problems.size();
     ObjectNode root = (ObjectNode) tree;
     if (o.dataDir() != null) {
       root.put("data_dir", o.dataDir());
@@ -162,7 +197,6 @@ public final class ConfigLoader {
     if (o.listen() != null) {
       object(object(root, "receivers"), "otlp").put("endpoint", o.listen());
     }
-    List<String> problems = new ArrayList<>();
     ConfigNode top = new ConfigNode(root, "", problems);
 
     Path dataDir = Path.of(top.string("data_dir", DEFAULT_DATA_DIR));
@@ -183,9 +217,37 @@ public final class ConfigLoader {
     List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir);
     top.rejectUnknownKeys();
     if (!problems.isEmpty()) {
-      throw new ConfigException(problems);
+      throw new ConfigException(withoutFollowOns(problems, firstBindingProblem, unresolved));
     }
     return new SluiceConfig(dataDir, admin, receiver, maxInFlight, exporters);
+  }
+
+  /**
+   * Drops the binding problems that only repeat an unresolved reference: those at its key path
+   * ("is required") or at the section holding it ("needs exactly one of token and token_file").
+   */
+  private static List<String> withoutFollowOns(List<String> problems, int firstBindingProblem,
+      Set<String> unresolved) {
+    if (unresolved.isEmpty()) {
+      return problems;
+    }
+    List<String> out = new ArrayList<>(problems.subList(0, firstBindingProblem));
+    for (String p : problems.subList(firstBindingProblem, problems.size())) {
+      int colon = p.indexOf(": ");
+      String at = colon < 0 ? p : p.substring(0, colon);
+      // An unknown key is a problem of its own, whatever its value.
+      boolean followOn = false;
+      for (String u : p.startsWith(at + ": unknown key") ? Set.<String>of() : unresolved) {
+        if (u.equals(at) || u.startsWith(at + ".") || u.startsWith(at + "[")) {
+          followOn = true;
+          break;
+        }
+      }
+      if (!followOn) {
+        out.add(p);
+      }
+    }
+    return out;
   }
 
   private static ObjectNode object(ObjectNode parent, String key) {
@@ -274,7 +336,12 @@ public final class ConfigLoader {
   private Authenticator auth(ConfigNode a) {
     String header = a.string("api_key_header", "X-API-Key");
     List<Credential> creds = new ArrayList<>();
+    // Each secret must name one tenant: the authenticator takes the first match, so a shared one
+    // would quietly count one tenant's data as another's.
+    Map<String, String> tenantOfSecret = new HashMap<>();
+    int given = 0;
     for (ConfigNode c : a.sections("credentials")) {
+      given++;
       String tenant = c.string("tenant", null);
       String token = c.string("token", null);
       String tokenFile = c.string("token_file", null);
@@ -296,7 +363,14 @@ public final class ConfigLoader {
         }
       }
       try {
-        creds.add(new Credential(tenant, token));
+        Credential cred = new Credential(tenant, token);
+        String other = tenantOfSecret.putIfAbsent(token, tenant);
+        if (other != null && !other.equals(tenant)) {
+          c.problem(null, "has the same token as tenant " + other
+              + "; every tenant needs a token of its own");
+          continue;
+        }
+        creds.add(cred);
       } catch (IllegalArgumentException e) {
         c.problem(null, e.getMessage());
       }
@@ -310,14 +384,23 @@ public final class ConfigLoader {
           if (line.isEmpty() || line.startsWith("#")) {
             continue;
           }
+          given++;
           int colon = line.indexOf(':');
           if (colon <= 0) {
             a.problem("credentials_file", file + " line " + (i + 1) + " must be tenant:token");
             continue;
           }
           try {
-            creds.add(new Credential(line.substring(0, colon).trim(),
-                line.substring(colon + 1).trim()));
+            Credential cred = new Credential(line.substring(0, colon).trim(),
+                line.substring(colon + 1).trim());
+            String other = tenantOfSecret.putIfAbsent(cred.secret(), cred.tenant());
+            if (other != null && !other.equals(cred.tenant())) {
+              a.problem("credentials_file", file + " line " + (i + 1)
+                  + " has the same token as tenant " + other
+                  + "; every tenant needs a token of its own");
+              continue;
+            }
+            creds.add(cred);
           } catch (IllegalArgumentException e) {
             a.problem("credentials_file", file + " line " + (i + 1) + ": " + e.getMessage());
           }
@@ -328,8 +411,10 @@ public final class ConfigLoader {
     }
     a.rejectUnknownKeys();
     if (creds.isEmpty()) {
-      a.problem(null, "auth is configured but no credentials are given (credentials or "
-          + "credentials_file)");
+      if (given == 0) { // otherwise each one given was reported with what is wrong with it
+        a.problem(null, "auth is configured but no credentials are given (credentials or "
+            + "credentials_file)");
+      }
       return null;
     }
     return new Authenticator(creds, header);
@@ -343,6 +428,8 @@ public final class ConfigLoader {
       return out;
     }
     ConfigNode ex = top.section("exporters");
+    // Two file exporters in one directory would write the same files from two threads.
+    Map<Path, String> fileDirs = new HashMap<>();
     for (String name : ex.keys()) {
       String type = name.contains("/") ? name.substring(0, name.indexOf('/')) : name;
       ConfigNode e = ex.section(name);
@@ -354,6 +441,10 @@ public final class ConfigLoader {
             long maxBytes = rot.integer("max_megabytes", 100, 1, 1 << 20) * 1024L * 1024;
             int backups = rot.integer("max_backups", 100, 0, 1_000_000);
             rot.rejectUnknownKeys();
+            String other = fileDirs.putIfAbsent(dir.toAbsolutePath().normalize(), name);
+            if (other != null) {
+              e.problem("path", dir + " is already the directory of exporter " + other);
+            }
             out.add(file(name, dir, maxBytes, backups));
             break;
           }

@@ -139,7 +139,11 @@ final class ConfigNode {
       return dflt;
     }
     long n;
-    if (v.isIntegralNumber()) {
+    if (v.isIntegralNumber() && !v.canConvertToLong()) {
+      // longValue() would wrap a number this large into the range silently.
+      problem(key, "must be between " + min + " and " + max + ", not " + v.asText());
+      return dflt;
+    } else if (v.isIntegralNumber()) {
       n = v.longValue();
     } else if (v.isTextual() && v.asText().matches("-?\\d{1,18}")) {
       n = Long.parseLong(v.asText());
@@ -161,7 +165,10 @@ final class ConfigNode {
       return dflt;
     }
     long n;
-    if (v.isIntegralNumber()) {
+    if (v.isIntegralNumber() && !v.canConvertToLong()) {
+      problem(key, "is too large: " + v.asText());
+      return dflt;
+    } else if (v.isIntegralNumber()) {
       n = v.longValue();
     } else {
       Matcher m = SIZE.matcher(v.asText().trim());
@@ -217,20 +224,27 @@ final class ConfigNode {
       problem(key, "must be a duration such as 500ms, 10s, 5m or 1h, not " + describe(v));
       return dflt;
     }
-    long n = Long.parseLong(m.group(1));
     Duration d;
-    switch (m.group(2)) {
-      case "ms":
-        d = Duration.ofMillis(n);
-        break;
-      case "s":
-        d = Duration.ofSeconds(n);
-        break;
-      case "m":
-        d = Duration.ofMinutes(n);
-        break;
-      default:
-        d = Duration.ofHours(n);
+    try {
+      long n = Long.parseLong(m.group(1));
+      switch (m.group(2)) {
+        case "ms":
+          d = Duration.ofMillis(n);
+          break;
+        case "s":
+          d = Duration.ofSeconds(n);
+          break;
+        case "m":
+          d = Duration.ofMinutes(n);
+          break;
+        default:
+          d = Duration.ofHours(n);
+      }
+      d.toNanos(); // timers count in nanoseconds: a longer duration would overflow them later
+    } catch (NumberFormatException | ArithmeticException e) {
+      // The digits do not fit in a long, or the duration overflows.
+      problem(key, "is too large: " + v.asText());
+      return dflt;
     }
     if (d.isZero()) {
       problem(key, "must be longer than 0");

@@ -32,7 +32,6 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -383,8 +382,7 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
       o.requests.increment();
       o.items.increment(accepted);
       o.bytes.increment(wireBytes);
-      receiver.metrics().latency(signal).record(System.nanoTime() - startNanos,
-          TimeUnit.NANOSECONDS);
+      receiver.metrics().latency(signal, System.nanoTime() - startNanos);
     }
     boolean close = closeAfter && !http2;
     if (close) {
