@@ -85,6 +85,10 @@ public final class OtlpScanner {
       boolean zeroA = true;
       boolean zeroB = true;
       int pointsBefore = items;
+      // Metric.data is a oneof: when a different member follows, the parser keeps only the last,
+      // so the points counted for the earlier one are taken back. The same member twice merges.
+      int dataField = 0;
+      int dataPoints = 0;
       pos = start;
       while (pos < end) {
         long tag = varint(end);
@@ -110,7 +114,18 @@ public final class OtlpScanner {
               int from = pos;
               int to = from + len;
               if (kind == WireSchema.MESSAGE) {
+                int before = items;
                 message(schema.children[field], from, to, depth + 1);
+                if (role == WireSchema.Role.METRIC && isMetricData(field)) {
+                  int added = items - before;
+                  if (field == dataField) {
+                    dataPoints += added;
+                  } else {
+                    items -= dataPoints;
+                    dataField = field;
+                    dataPoints = added;
+                  }
+                }
               } else if (kind == WireSchema.STRING) {
                 if (!Utf8Check.isValid(b, from, to)) {
                   throw malformed("invalid UTF-8 in a string field of " + schema.name);
@@ -171,6 +186,11 @@ public final class OtlpScanner {
         default:
           break;
       }
+    }
+
+    /** Metric's data oneof: gauge, sum, histogram, exponential_histogram, summary. */
+    private static boolean isMetricData(int field) {
+      return field == 5 || field == 7 || field == 9 || field == 10 || field == 11;
     }
 
     private void item(String problem) {

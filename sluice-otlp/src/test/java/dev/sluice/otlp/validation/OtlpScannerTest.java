@@ -160,6 +160,57 @@ class OtlpScannerTest {
   }
 
   @Test
+  void aMetricDataOneofSentTwiceCountsOnlyTheMemberTheParserKeeps() throws Exception {
+    NumberDataPoint p = NumberDataPoint.newBuilder().setAsInt(1).build();
+    byte[] gauge = Metric.newBuilder().setName("m")
+        .setGauge(Gauge.newBuilder().addDataPoints(p).addDataPoints(p)).build().toByteArray();
+    byte[] sum = Metric.newBuilder()
+        .setSum(Sum.newBuilder().addDataPoints(p).addDataPoints(p).addDataPoints(p)).build()
+        .toByteArray();
+    byte[] gauge1 = Metric.newBuilder()
+        .setGauge(Gauge.newBuilder().addDataPoints(p)).build().toByteArray();
+    // Not {gauge, sum, gauge}: protobuf-java's builders then merge the first gauge back in,
+    // against the protobuf rule that the last member seen is the value; the scanner follows the rule.
+    for (byte[][] parts : new byte[][][] {{gauge, sum}, {sum, gauge}, {gauge, gauge1}}) {
+      byte[] metric = concat(parts); // concatenated encodings merge, as the parser defines
+      ExportMetricsServiceRequest req = ExportMetricsServiceRequest.newBuilder()
+          .addResourceMetrics(ResourceMetrics.newBuilder().addScopeMetrics(ScopeMetrics.newBuilder()
+              .addMetrics(Metric.parseFrom(metric))))
+          .build();
+      // Rebuild the request by hand so the metric keeps its raw, repeated oneof members.
+      byte[] scope = concat(new byte[][] {tagLen(2, metric.length), metric});
+      byte[] rm = concat(new byte[][] {tagLen(2, scope.length), scope});
+      byte[] top = concat(new byte[][] {tagLen(1, rm.length), rm});
+      ScanResult r = OtlpScanner.scan(Signal.METRICS, top, 0, top.length);
+      ScanResult expected = OtlpRequestFilter.filter(Signal.METRICS,
+          ExportMetricsServiceRequest.parseFrom(top)).result();
+      assertThat(r.items()).isEqualTo(expected.items());
+      assertThat(r.items()).isEqualTo(OtlpRequestFilter.dataPoints(
+          req.getResourceMetrics(0).getScopeMetrics(0).getMetrics(0)));
+    }
+  }
+
+  private static byte[] tagLen(int field, int len) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.write((field << 3) | 2);
+    int v = len;
+    while ((v & ~0x7F) != 0) {
+      out.write((v & 0x7F) | 0x80);
+      v >>>= 7;
+    }
+    out.write(v);
+    return out.toByteArray();
+  }
+
+  private static byte[] concat(byte[][] parts) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.writeBytes(p);
+    }
+    return out.toByteArray();
+  }
+
+  @Test
   void emptyRequestHasNoItems() throws Exception {
     assertThat(OtlpScanner.scan(Signal.TRACES, new byte[0], 0, 0).items()).isZero();
   }

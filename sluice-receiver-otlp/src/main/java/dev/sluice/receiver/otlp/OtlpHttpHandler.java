@@ -49,6 +49,13 @@ import org.slf4j.LoggerFactory;
 final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(OtlpHttpHandler.class);
   private static final String ALLOW = "POST, OPTIONS";
+  /**
+   * How far past max_request_body_size the body of a refused request is still read and dropped,
+   * so that the client, which is usually still sending it, reads the answer instead of a reset:
+   * closing a connection with unread bytes makes TCP send RST, and a client that sees a reset
+   * retries the same request. A body larger than that gets the answer and the connection closed.
+   */
+  static final long DRAIN_PAST_LIMIT = 16L * 1024 * 1024;
 
   private enum State {
     IDLE,
@@ -71,6 +78,8 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
   private String tenant;
   private ByteBuf body; // owned here until handed on or released
   private long wireBytes;
+  private long discarded; // bytes of a refused body dropped so far
+  private boolean continued; // 100 Continue was sent for the request in progress
   private long startNanos;
   private boolean closeAfter;
 
@@ -168,12 +177,12 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
     long max = receiver.settings().maxRequestBodySize();
     long length = HttpUtil.getContentLength(req, -1L);
     if (length > max) {
-      closeAfter = true; // the body is not worth reading
       throw new RequestRefusedException(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "too_large",
           "the body of " + length + " bytes is larger than max_request_body_size (" + max
               + " bytes)");
     }
     if (HttpUtil.is100ContinueExpected(req)) {
+      continued = true;
       ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
           HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
     }
@@ -202,7 +211,7 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
       wireBytes += chunk.readableBytes();
       long max = receiver.settings().maxRequestBodySize();
       if (body.readableBytes() + (long) chunk.readableBytes() > max) {
-        closeAfter = true;
+        discarded = body.readableBytes() + (long) chunk.readableBytes();
         refuse(new RequestRefusedException(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
             "too_large", "the body is larger than max_request_body_size (" + max + " bytes)"));
         return;
@@ -215,8 +224,13 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
         }
         process();
       }
-    } else if (state == State.DISCARDING && content instanceof LastHttpContent) {
-      state = State.IDLE;
+    } else if (state == State.DISCARDING) {
+      discarded += content.content().readableBytes();
+      if (content instanceof LastHttpContent) {
+        state = State.IDLE;
+      } else if (discarded > drainLimit() && ctx.channel().isActive()) {
+        ctx.close(); // answered already; the rest is not worth reading
+      }
     }
   }
 
@@ -227,13 +241,13 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
     try {
       long max = receiver.settings().maxRequestBodySize();
       if (coding != ContentCoding.IDENTITY) {
-        ByteBuf decoded;
+        ByteBuf compressed = data;
+        data = null; // released below, whether decoding succeeds or not; never twice
         try {
-          decoded = coding.decode(data, ctx.alloc(), max);
+          data = coding.decode(compressed, ctx.alloc(), max);
         } finally {
-          data.release();
+          compressed.release();
         }
-        data = decoded;
       }
       ScanResult result;
       if (!json) {
@@ -314,6 +328,10 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  private long drainLimit() {
+    return receiver.settings().maxRequestBodySize() + DRAIN_PAST_LIMIT;
+  }
+
   private String requestName() {
     return signal.requestPrototype().getDescriptorForType().getName();
   }
@@ -355,9 +373,14 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
       body.release();
       body = null;
     }
-    // The rest of a body not read yet is dropped as it arrives.
+    // The rest of a body not read yet is dropped as it arrives, unless it will not come (the
+    // client waits for a 100 Continue that is not sent) or is not worth reading.
     if (state == State.READING) {
       state = State.DISCARDING;
+      if ((HttpUtil.is100ContinueExpected(request) && !continued)
+          || HttpUtil.getContentLength(request, -1L) > drainLimit()) {
+        closeAfter = true;
+      }
     }
     FullHttpResponse r = OtlpResponses.error(ctx.alloc(), e.status, e.getMessage(), request);
     if (e.status.equals(HttpResponseStatus.METHOD_NOT_ALLOWED)) {
@@ -378,7 +401,7 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
     int status = r.status().code();
     if (signal != null) {
       ReceiverMetrics.Outcome o = receiver.metrics().outcome(signal.id(),
-          json ? "json" : "protobuf", coding == null ? "none" : coding.label, status);
+          encodingLabel(req), compressionLabel(req), status);
       o.requests.increment();
       o.items.increment(accepted);
       o.bytes.increment(wireBytes);
@@ -406,6 +429,29 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * The encoding label of a request's metrics, from its Content-Type whether or not the request got
+   * as far as the check: json, protobuf, or other (absent or not supported).
+   */
+  private static String encodingLabel(HttpRequest req) {
+    String ct = req == null ? null : req.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    String media = ct == null ? "" : OtlpResponses.mediaType(ct);
+    if (media.equals(OtlpResponses.JSON)) {
+      return "json";
+    }
+    if (media.equals(OtlpResponses.PROTOBUF) || media.equals("application/protobuf")) {
+      return "protobuf";
+    }
+    return "other";
+  }
+
+  /** The compression label of a request's metrics: none, gzip, deflate, zstd or other. */
+  private static String compressionLabel(HttpRequest req) {
+    ContentCoding c = ContentCoding.of(
+        req == null ? null : req.headers().get(HttpHeaderNames.CONTENT_ENCODING));
+    return c == null ? "other" : c.label;
+  }
+
   private void resetRequest() {
     if (body != null) {
       body.release();
@@ -417,6 +463,8 @@ final class OtlpHttpHandler extends ChannelInboundHandlerAdapter {
     coding = null;
     tenant = null;
     wireBytes = 0;
+    discarded = 0;
+    continued = false;
     closeAfter = false;
   }
 

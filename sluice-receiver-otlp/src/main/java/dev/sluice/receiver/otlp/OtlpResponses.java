@@ -45,6 +45,10 @@ final class OtlpResponses {
         java.util.Locale.ROOT);
   }
 
+  /**
+   * True when {@code Accept-Encoding} lists gzip (or its alias x-gzip) with a non-zero quality;
+   * {@code gzip;q=0}, {@code gzip;q=0.0} and the like refuse it (RFC 9110, section 12.5.3).
+   */
   static boolean acceptsGzip(HttpRequest request) {
     if (request == null) {
       return false;
@@ -54,13 +58,27 @@ final class OtlpResponses {
       return false;
     }
     for (String part : ae.split(",")) {
-      String p = part.trim();
-      if (p.regionMatches(true, 0, "gzip", 0, 4)
-          && (p.length() == 4 || p.charAt(4) == ';') && !p.replace(" ", "").endsWith("q=0")) {
-        return true;
+      String[] params = part.split(";");
+      String coding = params[0].trim();
+      if (!coding.equalsIgnoreCase("gzip") && !coding.equalsIgnoreCase("x-gzip")) {
+        continue;
       }
+      boolean refused = false;
+      for (int i = 1; i < params.length; i++) {
+        String p = params[i].trim();
+        int eq = p.indexOf('=');
+        if (eq > 0 && p.substring(0, eq).trim().equalsIgnoreCase("q")) {
+          refused = isZeroQuality(p.substring(eq + 1).trim());
+        }
+      }
+      return !refused;
     }
     return false;
+  }
+
+  /** A qvalue of zero: "0" optionally followed by "." and up to three zeros. */
+  private static boolean isZeroQuality(String q) {
+    return q.matches("0(\\.0{0,3})?");
   }
 
   static FullHttpResponse message(ByteBufAllocator alloc, HttpResponseStatus status,

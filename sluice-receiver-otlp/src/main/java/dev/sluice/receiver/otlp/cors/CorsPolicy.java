@@ -92,11 +92,20 @@ public final class CorsPolicy {
     return false;
   }
 
-  /** Adds the headers of an actual (non-preflight) answer when the origin is allowed. */
+  /**
+   * Adds the headers of an actual (non-preflight) answer when the origin is allowed. Idempotent:
+   * an answer that already varies by Origin (a preflight's) does not get a second {@code Vary}.
+   */
   public void decorate(String origin, HttpHeaders response) {
     if (allows(origin)) {
       response.set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, origin);
       response.set(HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, "Retry-After");
+      varyByOrigin(response);
+    }
+  }
+
+  private static void varyByOrigin(HttpHeaders response) {
+    if (!response.containsValue(HttpHeaderNames.VARY, HttpHeaderNames.ORIGIN, true)) {
       response.add(HttpHeaderNames.VARY, HttpHeaderNames.ORIGIN);
     }
   }
@@ -132,7 +141,7 @@ public final class CorsPolicy {
     if (maxAgeSeconds > 0) {
       response.setInt(HttpHeaderNames.ACCESS_CONTROL_MAX_AGE, maxAgeSeconds);
     }
-    response.add(HttpHeaderNames.VARY, HttpHeaderNames.ORIGIN);
+    varyByOrigin(response);
     return null;
   }
 }
