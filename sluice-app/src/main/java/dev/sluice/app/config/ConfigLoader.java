@@ -304,18 +304,24 @@ public final class ConfigLoader {
       }
     }
 
+    Authenticator authenticator = n.has("auth") ? auth(n.section("auth")) : null;
+    b.auth(authenticator);
+
     ConfigNode cors = n.section("cors");
+    List<String> allowedHeaders = new ArrayList<>(cors.strings("allowed_headers"));
+    if (authenticator != null) {
+      // Browsers must be allowed to send the credential headers, or every preflight fails.
+      allowedHeaders.add("authorization");
+      allowedHeaders.add(authenticator.apiKeyHeader());
+    }
     try {
-      b.cors(new CorsPolicy(cors.strings("allowed_origins"), cors.strings("allowed_headers"),
+      b.cors(new CorsPolicy(cors.strings("allowed_origins"), allowedHeaders,
           cors.integer("max_age", 0, 0, 86_400)));
     } catch (IllegalArgumentException e) {
       cors.problem("allowed_origins", e.getMessage());
     }
     cors.rejectUnknownKeys();
 
-    if (n.has("auth")) {
-      b.auth(auth(n.section("auth")));
-    }
     n.rejectUnknownKeys();
     try {
       b.server(server.build());

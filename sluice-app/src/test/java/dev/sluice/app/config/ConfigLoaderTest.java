@@ -890,4 +890,26 @@ class ConfigLoaderTest {
     assertThat(NO_ENV.load(file, ConfigLoader.Overrides.NONE).dataDir())
         .isEqualTo(Path.of("/données/ключ"));
   }
+
+  @Test
+  void authAddsItsHeadersToTheCorsAllowedHeaders() {
+    SluiceConfig c = load(String.join("\n",
+        "receivers:",
+        "  otlp:",
+        "    cors:",
+        "      allowed_origins: [https://app.example.com]",
+        "    auth:",
+        "      api_key_header: X-Team-Key",
+        "      credentials:",
+        "        - tenant: a",
+        "          token: abcdefgh12345"));
+    io.netty.handler.codec.http.HttpHeaders req = new io.netty.handler.codec.http.DefaultHttpHeaders()
+        .set("Origin", "https://app.example.com")
+        .set("Access-Control-Request-Method", "POST")
+        .set("Access-Control-Request-Headers", "content-type, authorization, x-team-key");
+    io.netty.handler.codec.http.HttpHeaders resp =
+        new io.netty.handler.codec.http.DefaultHttpHeaders();
+    assertThat(c.receiver().cors().preflight(req, resp)).isNull();
+    assertThat(resp.get("Access-Control-Allow-Headers")).contains("authorization", "x-team-key");
+  }
 }
