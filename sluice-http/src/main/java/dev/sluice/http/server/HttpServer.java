@@ -11,11 +11,15 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -33,7 +37,9 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +55,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+  /** Largest body of an h2c upgrade request; larger ones are served over HTTP/1.1. */
+  private static final int MAX_UPGRADE_BODY = 1 << 20;
 
   private final HttpServerSettings settings;
   private final RequestHandlerFactory handlers;
@@ -61,6 +69,7 @@ public final class HttpServer implements AutoCloseable {
   private final EventLoopGroup workers;
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private Channel serverChannel;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   /**
    * A server with event loops of its own.
@@ -72,7 +81,13 @@ public final class HttpServer implements AutoCloseable {
     this(settings, handlers, errors, null, null);
   }
 
-  /** A server on the given event loops, which the caller shuts down. */
+  /**
+   * A server on the given event loops, which the caller shuts down; its channels are of the kind
+   * the loops run ({@link Transport#of}).
+   *
+   * @throws IllegalArgumentException when the TLS material cannot be loaded, or only one group is
+   *     given, or the groups are of different or unsupported kinds
+   */
   public HttpServer(HttpServerSettings settings, RequestHandlerFactory handlers,
       ErrorResponder errors, EventLoopGroup boss, EventLoopGroup workers) {
     this.settings = Objects.requireNonNull(settings, "settings");
@@ -80,8 +95,20 @@ public final class HttpServer implements AutoCloseable {
     this.errors = Objects.requireNonNull(errors, "errors");
     this.sslContext = settings.tls() == null ? null : settings.tls().serverContext(settings.http2());
     this.limiter = new ConnectionLimiter(settings.maxConnections());
-    this.transport = Transport.best();
+    if ((boss == null) != (workers == null)) {
+      throw new IllegalArgumentException("give both event loop groups or neither");
+    }
     this.ownsGroups = boss == null;
+    if (ownsGroups) {
+      this.transport = Transport.best();
+    } else {
+      // The channels must be of the kind the caller's event loops run.
+      this.transport = Transport.of(workers);
+      if (Transport.of(boss) != transport) {
+        throw new IllegalArgumentException("the accept and I/O event loops are of different"
+            + " kinds: " + Transport.of(boss) + " and " + transport);
+      }
+    }
     this.boss = boss != null ? boss : transport.newGroup(1, "sluice-accept");
     this.workers = workers != null ? workers : transport.newGroup(settings.ioThreads(), "sluice-io");
   }
@@ -188,9 +215,24 @@ public final class HttpServer implements AutoCloseable {
               AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)
                   ? new Http2ServerUpgradeCodec(http2FrameCodec(), http2Multiplexer())
                   : null;
-      // The upgrade request is aggregated by the upgrade handler; a body larger than this is
-      // answered 413 by it, which is why clients that upgrade send small first requests.
-      HttpServerUpgradeHandler upgrade = new HttpServerUpgradeHandler(codec, upgrades, 1 << 20);
+      // The upgrade request is held whole by the upgrade handler until the switch. One with a
+      // larger or unknown body (the JDK client adds the upgrade to whatever its first request
+      // is) is served as the HTTP/1.1 request it also is, rather than refused with a 413.
+      HttpServerUpgradeHandler upgrade =
+          new HttpServerUpgradeHandler(codec, upgrades, MAX_UPGRADE_BODY) {
+            @Override
+            protected boolean shouldHandleUpgradeRequest(HttpRequest req) {
+              if (!super.shouldHandleUpgradeRequest(req)
+                  || HttpUtil.isTransferEncodingChunked(req)) {
+                return false;
+              }
+              try {
+                return HttpUtil.getContentLength(req, 0L) <= MAX_UPGRADE_BODY;
+              } catch (NumberFormatException e) {
+                return false; // the HTTP/1.1 path answers it
+              }
+            }
+          };
       p.addLast("h2c", new CleartextHttp2ServerUpgradeHandler(codec, upgrade,
           new ChannelInitializer<Channel>() {
             @Override
@@ -259,8 +301,19 @@ public final class HttpServer implements AutoCloseable {
     }
   }
 
-  /** Closes an HTTP/2 connection that went idle with no stream open. */
+  /**
+   * Closes an HTTP/2 connection that went idle with no stream open; the last handler of the
+   * connection's pipeline, it also ends the connection on errors the HTTP/2 codec passes on (a
+   * protocol error by the client, a reset), which would otherwise be logged as unhandled.
+   */
   private static final class Http2IdleCloser extends io.netty.channel.ChannelInboundHandlerAdapter {
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("HTTP/2 connection {} failed: {}", ctx.channel().remoteAddress(),
+          cause.toString());
+      ctx.close();
+    }
+
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
       if (evt instanceof IdleStateEvent) {
@@ -276,29 +329,62 @@ public final class HttpServer implements AutoCloseable {
 
   /**
    * Stops accepting, lets requests in progress finish for up to {@code drain}, then closes every
-   * connection. Idempotent.
+   * connection. Idle connections are closed at once; an HTTP/2 connection with streams open is
+   * sent a GOAWAY and closed when its last stream ends. Idempotent.
    */
   public void close(Duration drain) {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     if (serverChannel != null) {
       serverChannel.close().syncUninterruptibly();
     }
     long deadline = System.nanoTime() + drain.toNanos();
-    // Idle keep-alive connections are closed now; busy ones get until the deadline.
-    while (System.nanoTime() < deadline && !connections.isEmpty()) {
-      connections.forEach(
-          c -> {
-            RequestGuard g = c.pipeline().get(RequestGuard.class);
-            if (g == null || g.idle()) {
-              c.close();
-            }
-          });
-      connections.newCloseFuture().awaitUninterruptibly(50);
+    // Idle keep-alive connections are closed now; busy ones get until the deadline. Each check
+    // runs on the connection's event loop, which owns the state it reads.
+    while (!connections.isEmpty() && System.nanoTime() < deadline) {
+      for (Channel c : connections) {
+        try {
+          c.eventLoop().execute(() -> closeIfIdle(c));
+        } catch (RejectedExecutionException e) {
+          c.close(); // an event loop of the caller's that is shutting down already
+        }
+      }
+      long leftMillis = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      connections.newCloseFuture().awaitUninterruptibly(Math.max(1, Math.min(50, leftMillis)));
     }
     connections.close().awaitUninterruptibly();
     if (ownsGroups) {
       boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
       workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
+  }
+
+  /** On the connection's event loop: closes it unless a request is in progress on it. */
+  private static void closeIfIdle(Channel c) {
+    if (!c.isActive()) {
+      c.close();
+      return;
+    }
+    ChannelPipeline p = c.pipeline();
+    RequestGuard guard = p.get(RequestGuard.class);
+    if (guard != null) {
+      if (guard.idle()) {
+        c.close();
+      }
+      return;
+    }
+    Http2FrameCodec h2 = p.get(Http2FrameCodec.class);
+    if (h2 != null) {
+      if (h2.connection().numActiveStreams() == 0) {
+        c.close();
+      } else if (!h2.connection().goAwaySent()) {
+        // No new streams, please; the ones open may finish.
+        c.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+      }
+      return;
+    }
+    c.close(); // TLS handshake not finished, or nothing read yet
   }
 
   @Override

@@ -12,7 +12,9 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
@@ -34,8 +36,12 @@ final class RequestGuard extends ChannelDuplexHandler {
   private final HttpServerSettings settings;
   private final ErrorResponder errors;
   private final boolean http2;
-  private boolean inRequest;
-  private boolean responding;
+  /** Between a request head and the last content of its body, as read. */
+  private boolean reading;
+  /** Request heads read whose final (non-1xx) response has not been written yet. */
+  private int pendingResponses;
+  /** The response being written is informational (1xx): its end does not end the request. */
+  private boolean writingInformational;
   private boolean failed;
   private ScheduledFuture<?> headerTimer;
   private ScheduledFuture<?> bodyTimer;
@@ -51,12 +57,14 @@ final class RequestGuard extends ChannelDuplexHandler {
     return new ChannelInboundHandlerAdapter() {
       @Override
       public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof ByteBuf && !inRequest && !responding && headerTimer == null) {
+        // Bytes that arrive with no request being read or answered start a new request. The rest
+        // of a body still being read after an early answer does not.
+        if (msg instanceof ByteBuf && !reading && pendingResponses == 0 && headerTimer == null
+            && !failed && ((ByteBuf) msg).isReadable()) {
           headerTimer =
               ctx.executor()
                   .schedule(
-                      () -> timeOut(ctx, "request headers were not received within "
-                          + seconds(settings.headerTimeout().toMillis())),
+                      RequestGuard.this::headerTimeOut,
                       settings.headerTimeout().toMillis(),
                       TimeUnit.MILLISECONDS);
         }
@@ -69,7 +77,7 @@ final class RequestGuard extends ChannelDuplexHandler {
 
   /** True when no request is being read or answered: the connection may be closed at once. */
   boolean idle() {
-    return !inRequest && !responding;
+    return !reading && pendingResponses == 0;
   }
 
   @Override
@@ -77,13 +85,30 @@ final class RequestGuard extends ChannelDuplexHandler {
     self = ctx;
   }
 
-  private void timeOut(ChannelHandlerContext rawCtx, String why) {
+  private void headerTimeOut() {
     headerTimer = null;
+    if (!self.channel().isActive() || failed) {
+      return;
+    }
+    reject(self, HttpResponseStatus.REQUEST_TIMEOUT, "request headers were not received within "
+        + seconds(settings.headerTimeout().toMillis()), null);
+  }
+
+  private void bodyTimeOut() {
     bodyTimer = null;
     if (!self.channel().isActive() || failed) {
       return;
     }
-    reject(self, HttpResponseStatus.REQUEST_TIMEOUT, why, null);
+    if (pendingResponses == 0) {
+      // The request was answered early (a 401, a 413) and its body is still trickling in: there
+      // is no one left to tell, so the connection just ends.
+      failed = true;
+      cancel(headerTimer);
+      self.close();
+      return;
+    }
+    reject(self, HttpResponseStatus.REQUEST_TIMEOUT, "request body was not received within "
+        + seconds(settings.bodyTimeout().toMillis()), null);
   }
 
   @Override
@@ -122,12 +147,13 @@ final class RequestGuard extends ChannelDuplexHandler {
                 + settings.maxHeaderCount(), req);
         return;
       }
-      inRequest = true;
+      reading = true;
+      pendingResponses++;
+      cancel(bodyTimer);
       bodyTimer =
           ctx.executor()
               .schedule(
-                  () -> timeOut(ctx, "request body was not received within "
-                      + seconds(settings.bodyTimeout().toMillis())),
+                  this::bodyTimeOut,
                   settings.bodyTimeout().toMillis(),
                   TimeUnit.MILLISECONDS);
     } else if (msg instanceof io.netty.handler.codec.http.HttpContent) {
@@ -139,24 +165,29 @@ final class RequestGuard extends ChannelDuplexHandler {
         return;
       }
     }
-    if (msg instanceof LastHttpContent) {
+    if (msg instanceof LastHttpContent && reading) {
       cancel(bodyTimer);
       bodyTimer = null;
-      responding = true;
+      reading = false;
     }
     ctx.fireChannelRead(msg);
   }
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-    if (msg instanceof LastHttpContent) {
+    if (msg instanceof HttpResponse) {
+      // 100 Continue and other 1xx answers come before the real one; they end nothing.
+      writingInformational = ((HttpResponse) msg).status().codeClass()
+          == HttpStatusClass.INFORMATIONAL;
+    }
+    if (msg instanceof LastHttpContent && !writingInformational) {
       promise = promise.unvoid();
       promise.addListener(f -> {
-        inRequest = false;
-        responding = false;
-        // A response sent before the body was read ends the request too (e.g. 413, 401).
-        cancel(bodyTimer);
-        bodyTimer = null;
+        if (pendingResponses > 0) {
+          pendingResponses--;
+        }
+        // A response sent before the body was read (e.g. 413, 401) leaves the body deadline
+        // running: the rest of the body is still read, and dropped, by the application.
       });
     }
     ctx.write(msg, promise);
@@ -165,7 +196,7 @@ final class RequestGuard extends ChannelDuplexHandler {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof IdleStateEvent) {
-      if (!inRequest) {
+      if (idle()) {
         ctx.close();
       }
       return;

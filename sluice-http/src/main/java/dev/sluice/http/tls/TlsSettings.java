@@ -8,8 +8,20 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.Signature;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.SSLException;
@@ -23,6 +35,9 @@ public final class TlsSettings {
   public static final List<String> PROTOCOLS_1_2 = List.of("TLSv1.3", "TLSv1.2");
 
   public static final List<String> PROTOCOLS_1_3 = List.of("TLSv1.3");
+
+  private static final String PKCS8_BEGIN = "-----BEGIN PRIVATE KEY-----";
+  private static final String PKCS8_END = "-----END PRIVATE KEY-----";
 
   private final Path certFile;
   private final Path keyFile;
@@ -95,13 +110,77 @@ public final class TlsSettings {
               ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
               ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
               alpn));
-      return b.build();
+      SslContext ctx = b.build();
+      checkKeyMatchesCertificate();
+      return ctx;
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException(
           "cannot load TLS material (cert_file " + certFile + ", key_file " + keyFile
               + (clientCaFile == null ? "" : ", client_ca_file " + clientCaFile) + "): "
               + rootMessage(e),
           e);
+    }
+  }
+
+  /**
+   * The JDK provider takes any key with any certificate, and every handshake would then fail: this
+   * signs a probe with the key and verifies it with the certificate. Keys in a form this check
+   * cannot read (other than PKCS#8) are left to the handshake.
+   */
+  private void checkKeyMatchesCertificate() {
+    PublicKey publicKey;
+    PrivateKey privateKey;
+    try {
+      Certificate cert;
+      try (InputStream in = Files.newInputStream(certFile)) {
+        cert = CertificateFactory.getInstance("X.509").generateCertificates(in).iterator().next();
+      }
+      publicKey = cert.getPublicKey();
+      String pem = Files.readString(keyFile, StandardCharsets.US_ASCII);
+      int begin = pem.indexOf(PKCS8_BEGIN);
+      int end = pem.indexOf(PKCS8_END);
+      if (begin < 0 || end < begin) {
+        return;
+      }
+      byte[] der = Base64.getMimeDecoder().decode(pem.substring(begin + PKCS8_BEGIN.length(), end));
+      privateKey = KeyFactory.getInstance(publicKey.getAlgorithm())
+          .generatePrivate(new PKCS8EncodedKeySpec(der));
+    } catch (IOException | GeneralSecurityException | RuntimeException e) {
+      return; // Netty read them; whatever this check cannot read, the handshake will judge
+    }
+    String algorithm;
+    switch (publicKey.getAlgorithm()) {
+      case "RSA":
+        algorithm = "SHA256withRSA";
+        break;
+      case "EC":
+        algorithm = "SHA256withECDSA";
+        break;
+      case "Ed25519":
+      case "Ed448":
+      case "EdDSA":
+        algorithm = publicKey.getAlgorithm();
+        break;
+      default:
+        return;
+    }
+    boolean matches;
+    try {
+      byte[] probe = "sluice key check".getBytes(StandardCharsets.US_ASCII);
+      Signature signer = Signature.getInstance(algorithm);
+      signer.initSign(privateKey);
+      signer.update(probe);
+      byte[] signature = signer.sign();
+      Signature verifier = Signature.getInstance(algorithm);
+      verifier.initVerify(publicKey);
+      verifier.update(probe);
+      matches = verifier.verify(signature);
+    } catch (GeneralSecurityException e) {
+      matches = false;
+    }
+    if (!matches) {
+      throw new IllegalArgumentException("key_file " + keyFile
+          + " does not hold the private key of the certificate in cert_file " + certFile);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.sluice.http.transport;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -22,6 +23,26 @@ public enum Transport {
   /** Epoll when the native library is available and not disabled with {@code -Dsluice.nio=true}. */
   public static Transport best() {
     return !Boolean.getBoolean("sluice.nio") && Epoll.isAvailable() ? EPOLL : NIO;
+  }
+
+  /**
+   * The transport whose channels can run on {@code group}: epoll for epoll event loops, NIO for
+   * NIO ones.
+   *
+   * @throws IllegalArgumentException for event loops of another kind (io_uring, local, ...)
+   */
+  public static Transport of(EventLoopGroup group) {
+    if (group instanceof IoEventLoopGroup) {
+      IoEventLoopGroup io = (IoEventLoopGroup) group;
+      if (io.isIoType(NioIoHandler.class)) {
+        return NIO;
+      }
+      if (io.isIoType(EpollIoHandler.class)) {
+        return EPOLL;
+      }
+    }
+    throw new IllegalArgumentException("event loops of an unsupported kind: "
+        + group.getClass().getName() + "; use Transport.newGroup");
   }
 
   public EventLoopGroup newGroup(int threads, String name) {
