@@ -4,7 +4,11 @@ import dev.sluice.app.admin.AdminServer;
 import dev.sluice.app.config.SluiceConfig;
 import dev.sluice.otlp.Signal;
 import dev.sluice.pipeline.Exporter;
+import dev.sluice.pipeline.DurablePipeline;
 import dev.sluice.pipeline.Pipeline;
+import dev.sluice.pipeline.TelemetrySink;
+import dev.sluice.queue.DurableQueue;
+import dev.sluice.queue.FsyncPolicy;
 import dev.sluice.receiver.otlp.OtlpHttpReceiver;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
@@ -30,16 +34,18 @@ public final class Sluice implements AutoCloseable {
 
   private final SluiceConfig config;
   private final PrometheusMeterRegistry registry;
-  private final Pipeline pipeline;
+  private final TelemetrySink pipeline;
+  private final AutoCloseable pipelineCloser;
   private final OtlpHttpReceiver receiver;
   private final AdminServer admin;
   private volatile boolean closed;
 
-  private Sluice(SluiceConfig config, PrometheusMeterRegistry registry, Pipeline pipeline,
-      OtlpHttpReceiver receiver, AdminServer admin) {
+  private Sluice(SluiceConfig config, PrometheusMeterRegistry registry, TelemetrySink pipeline,
+      AutoCloseable pipelineCloser, OtlpHttpReceiver receiver, AdminServer admin) {
     this.config = config;
     this.registry = registry;
     this.pipeline = pipeline;
+    this.pipelineCloser = pipelineCloser;
     this.receiver = receiver;
     this.admin = admin;
   }
@@ -62,15 +68,30 @@ public final class Sluice implements AutoCloseable {
     for (SluiceConfig.ExporterSpec spec : config.exporters()) {
       exporters.add(spec.factory().apply(registry));
     }
-    Pipeline pipeline = new Pipeline(exporters, config.maxInFlightBytes());
-    registry.gauge("sluice.pipeline.in_flight_bytes", pipeline, Pipeline::inFlightBytes);
+    TelemetrySink pipeline;
+    AutoCloseable closer;
+    Runnable startPipeline;
+    if (config.queue().durable()) {
+      DurableQueue queue = openQueue(config.queue(), exporters);
+      DurablePipeline durable = DurablePipeline.builder().queue(queue).exporters(exporters)
+          .meterRegistry(registry).build();
+      pipeline = durable;
+      closer = durable;
+      startPipeline = durable::start;
+    } else {
+      Pipeline memory = new Pipeline(exporters, config.maxInFlightBytes());
+      registry.gauge("sluice.pipeline.in_flight_bytes", memory, Pipeline::inFlightBytes);
+      pipeline = memory;
+      closer = memory;
+      startPipeline = memory::start;
+    }
     OtlpHttpReceiver receiver = null;
     AdminServer admin = null;
     try {
-      pipeline.start();
+      startPipeline.run();
       receiver = new OtlpHttpReceiver(config.receiver(), pipeline, registry).start();
       admin = new AdminServer(config.admin(), registry, pipeline::ready).start();
-      Sluice s = new Sluice(config, registry, pipeline, receiver, admin);
+      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, admin);
       log.info(s.describe());
       return s;
     } catch (RuntimeException e) {
@@ -80,7 +101,7 @@ public final class Sluice implements AutoCloseable {
       if (receiver != null) {
         receiver.close(Duration.ZERO);
       }
-      pipeline.close();
+      closeQuietly(closer);
       registry.close();
       throw e;
     }
@@ -100,7 +121,16 @@ public final class Sluice implements AutoCloseable {
         + addr.getHostString() + ":" + addr.getPort() + " (" + paths + ", " + receiver.transport()
         + (config.receiver().auth() == null ? "" : ", auth on") + "), admin on http://"
         + admin.localAddress().getHostString() + ":" + admin.localAddress().getPort()
-        + ", exporting to " + out + ", data_dir " + config.dataDir().toAbsolutePath().normalize();
+        + ", " + queueText() + ", exporting to " + out + ", data_dir "
+        + config.dataDir().toAbsolutePath().normalize();
+  }
+
+  private String queueText() {
+    SluiceConfig.QueueSpec q = config.queue();
+    return q.durable()
+        ? "durable queue in " + q.directory() + " (fsync " + q.fsync() + ", max " + q.maxBytes()
+            + " bytes)"
+        : "memory queue (max " + config.maxInFlightBytes() + " bytes in flight)";
   }
 
   public OtlpHttpReceiver receiver() {
@@ -111,8 +141,30 @@ public final class Sluice implements AutoCloseable {
     return admin;
   }
 
-  public Pipeline pipeline() {
+  public TelemetrySink pipeline() {
     return pipeline;
+  }
+
+  private static DurableQueue openQueue(SluiceConfig.QueueSpec spec, List<Exporter> exporters) {
+    FsyncPolicy fsync = spec.fsync().equals("always") ? FsyncPolicy.always()
+        : spec.fsync().equals("none") ? FsyncPolicy.none()
+        : FsyncPolicy.interval(spec.fsyncInterval());
+    try {
+      return DurableQueue.builder().directory(spec.directory()).maxBytes(spec.maxBytes())
+          .segmentBytes(spec.segmentBytes()).fsync(fsync).build();
+    } catch (IOException e) {
+      exporters.forEach(Exporter::close);
+      throw new UncheckedIOException("cannot open the queue in " + spec.directory() + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      log.warn("closing after a failed start: {}", e.toString());
+    }
   }
 
   public PrometheusMeterRegistry registry() {
@@ -129,7 +181,7 @@ public final class Sluice implements AutoCloseable {
     }
     closed = true;
     receiver.close(drain);
-    pipeline.close();
+    closeQuietly(pipelineCloser);
     admin.close();
     registry.close();
     log.info("Sluice stopped");

@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The future of {@link #submit} completes when every exporter has the batch; only then may a
  * receiver answer the sender with success.
  */
-public final class Pipeline implements AutoCloseable {
+public final class Pipeline implements TelemetrySink, AutoCloseable {
   private final List<Exporter> exporters;
   private final long maxInFlightBytes;
   private final AtomicLong inFlightBytes = new AtomicLong();
@@ -54,6 +54,7 @@ public final class Pipeline implements AutoCloseable {
   }
 
   /** True while the pipeline takes new batches (it is started, not closed and not full). */
+  @Override
   public boolean ready() {
     return started && !closed && inFlightBytes.get() < maxInFlightBytes;
   }
@@ -62,6 +63,7 @@ public final class Pipeline implements AutoCloseable {
    * Hands a batch to every exporter. Takes ownership of the caller's reference. Never throws: a
    * refusal comes back as a future failed with {@link PipelineFullException}.
    */
+  @Override
   public CompletableFuture<Void> submit(TelemetryBatch batch) {
     Objects.requireNonNull(batch, "batch");
     long size = batch.bytes();

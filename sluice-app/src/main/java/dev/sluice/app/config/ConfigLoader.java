@@ -212,6 +212,19 @@ public final class ConfigLoader {
     ConfigNode pipeline = top.section("pipeline");
     long maxInFlight = pipeline.size("max_in_flight_bytes", 256L * 1024 * 1024, 1024 * 1024,
         Long.MAX_VALUE);
+    ConfigNode q = pipeline.section("queue");
+    String type = q.oneOf("type", "durable", "durable", "memory");
+    long queueMax = q.size("max_bytes", 1L << 30, 1L << 20, Long.MAX_VALUE);
+    long segment = q.size("segment_bytes", Math.min(64L << 20, queueMax / 2), 1L << 16, 1L << 30);
+    if (segment * 2 > queueMax) {
+      q.problem("segment_bytes", "must be at most half of max_bytes (" + queueMax + ")");
+    }
+    String fsync = q.oneOf("fsync", "always", "always", "interval", "none");
+    Duration fsyncInterval = q.duration("fsync_interval", Duration.ofMillis(100));
+    Path queueDir = Path.of(q.string("directory", dataDir.resolve("queue").toString()));
+    q.rejectUnknownKeys();
+    SluiceConfig.QueueSpec queue = new SluiceConfig.QueueSpec(type.equals("durable"), queueDir,
+        queueMax, segment, fsync, fsyncInterval);
     pipeline.rejectUnknownKeys();
 
     List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir);
@@ -219,7 +232,7 @@ public final class ConfigLoader {
     if (!problems.isEmpty()) {
       throw new ConfigException(withoutFollowOns(problems, firstBindingProblem, unresolved));
     }
-    return new SluiceConfig(dataDir, admin, receiver, maxInFlight, exporters);
+    return new SluiceConfig(dataDir, admin, receiver, maxInFlight, queue, exporters);
   }
 
   /**

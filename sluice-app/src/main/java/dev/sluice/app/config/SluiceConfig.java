@@ -16,7 +16,8 @@ import java.util.function.Function;
  * @param dataDir where Sluice keeps its data
  * @param admin where the admin endpoints (metrics, health) listen
  * @param receiver the OTLP/HTTP receiver
- * @param maxInFlightBytes how many bytes of accepted data may wait for the exporters
+ * @param maxInFlightBytes with the memory queue: how many bytes may wait for the exporters
+ * @param queue the queue between receivers and exporters
  * @param exporters every exporter, in the order configured
  */
 public record SluiceConfig(
@@ -24,7 +25,19 @@ public record SluiceConfig(
     InetSocketAddress admin,
     OtlpHttpReceiverSettings receiver,
     long maxInFlightBytes,
+    QueueSpec queue,
     List<ExporterSpec> exporters) {
+
+  /**
+   * The queue between receivers and exporters.
+   *
+   * @param durable true for the write-ahead queue on disk, false for memory only
+   * @param directory where the durable queue keeps its files
+   * @param fsync {@code always}, {@code interval} or {@code none}
+   * @param fsyncInterval how often {@code interval} forces the file to disk
+   */
+  public record QueueSpec(boolean durable, Path directory, long maxBytes, long segmentBytes,
+      String fsync, java.time.Duration fsyncInterval) {}
 
   /** One configured exporter: its name, a one-line description, and how to make it. */
   public record ExporterSpec(String name, String description,

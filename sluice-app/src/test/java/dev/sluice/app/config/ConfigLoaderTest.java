@@ -608,7 +608,7 @@ class ConfigLoaderTest {
       List<String> p = problems(""
           + "verbose: true\n"
           + "admin:\n  endpoint: 127.0.0.1:0\n  port: 1\n"
-          + "pipeline:\n  queue: 5\n"
+          + "pipeline:\n  queues: 5\n"
           + "receivers:\n"
           + "  grpc: {}\n"
           + "  otlp:\n"
@@ -636,7 +636,7 @@ class ConfigLoaderTest {
           .containsExactlyInAnyOrder(
               "verbose",
               "admin.port",
-              "pipeline.queue",
+              "pipeline.queues",
               "receivers.grpc",
               "receivers.otlp.endpont",
               "receivers.otlp.tls.ca_file",

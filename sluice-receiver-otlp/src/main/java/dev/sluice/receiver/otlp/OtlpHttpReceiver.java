@@ -2,7 +2,7 @@ package dev.sluice.receiver.otlp;
 
 import dev.sluice.http.server.HttpServer;
 import dev.sluice.otlp.Signal;
-import dev.sluice.pipeline.Pipeline;
+import dev.sluice.pipeline.TelemetrySink;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -12,25 +12,26 @@ import java.util.StringJoiner;
 /**
  * The OTLP/HTTP receiver: serves {@code /v1/traces}, {@code /v1/metrics} and {@code /v1/logs} (or
  * the configured paths) in protobuf and JSON, uncompressed or with gzip, deflate or zstd, over
- * HTTP/1.1, h2c and TLS, and hands what it accepts to a {@link Pipeline}.
+ * HTTP/1.1, h2c and TLS, and hands what it accepts to a {@link TelemetrySink}: the
+ * in-memory pipeline or the durable one.
  *
  * <pre>{@code
  * OtlpHttpReceiver receiver = new OtlpHttpReceiver(OtlpHttpReceiverSettings.builder().build(),
  *     pipeline, meterRegistry).start();
  * }</pre>
  *
- * <p>It answers 200 only when every exporter of the pipeline has the data, 503 with {@code
+ * <p>It answers 200 only when the sink has the data (on disk, for the durable pipeline), 503 with {@code
  * Retry-After} when the pipeline is full, and a {@code google.rpc.Status} body naming the problem
  * for every other refusal.
  */
 public final class OtlpHttpReceiver implements AutoCloseable {
   private final OtlpHttpReceiverSettings settings;
-  private final Pipeline pipeline;
+  private final TelemetrySink pipeline;
   private final ReceiverMetrics metrics;
   private final HttpServer server;
   private final String pathsText;
 
-  public OtlpHttpReceiver(OtlpHttpReceiverSettings settings, Pipeline pipeline,
+  public OtlpHttpReceiver(OtlpHttpReceiverSettings settings, TelemetrySink pipeline,
       MeterRegistry registry) {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
@@ -68,7 +69,7 @@ public final class OtlpHttpReceiver implements AutoCloseable {
     return settings;
   }
 
-  Pipeline pipeline() {
+  TelemetrySink pipeline() {
     return pipeline;
   }
 
