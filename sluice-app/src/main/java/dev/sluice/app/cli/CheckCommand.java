@@ -29,6 +29,11 @@ final class CheckCommand implements Callable<Integer> {
       System.out.println("  admin:    http://" + cfg.admin().getHostString() + ":"
           + cfg.admin().getPort());
       System.out.println("  data_dir: " + cfg.dataDir());
+      SluiceConfig.QueueSpec q = cfg.queue();
+      System.out.println("  queue:    " + (q.durable()
+          ? "durable in " + q.directory() + " (fsync " + q.fsync() + ", max " + q.maxBytes()
+              + " bytes)"
+          : "memory (max " + cfg.maxInFlightBytes() + " bytes in flight)"));
       cfg.exporters().forEach(e -> System.out.println("  exporter: " + e.description()));
       return 0;
     } catch (ConfigException e) {
