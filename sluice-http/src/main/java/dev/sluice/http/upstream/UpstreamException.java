@@ -21,7 +21,12 @@ public final class UpstreamException extends RuntimeException {
     /** The group is closed. */
     CLOSED,
     /** The response was malformed or too large. */
-    BAD_RESPONSE
+    BAD_RESPONSE,
+    /**
+     * The group's pending-request queue is full (every connection busy and {@code
+     * maxPendingRequests} requests already waiting); nothing was sent.
+     */
+    OVERLOADED
   }
 
   private final Kind kind;
@@ -47,5 +52,11 @@ public final class UpstreamException extends RuntimeException {
 
   public boolean reachedUpstream() {
     return reachedUpstream;
+  }
+
+  @Override
+  public String toString() {
+    return "UpstreamException(" + kind + (endpoint == null ? "" : ", " + endpoint.authority())
+        + (reachedUpstream ? ", reached upstream" : "") + "): " + getMessage();
   }
 }

@@ -1,0 +1,535 @@
+package dev.sluice.http.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+
+/**
+ * One connection to an endpoint, HTTP/1.1 or HTTP/2.
+ *
+ * <p>Threading: the fields of this class belong to the group's control event loop, like the
+ * {@link Pool}. The channel runs on an event loop of its own (any of the group's); the handlers
+ * below ({@link Http1Handler}, {@link StreamHandler}, {@link Watcher}) hold their state on that
+ * loop and report everything to the control loop by posting to it, never touching the pool
+ * themselves. Each exchange handed to the connection gets exactly one report: a response or a
+ * failure.
+ *
+ * <p>Pipelines: {@code wire-counter -> [ssl -> alpn] -> HttpClientCodec -> http1 -> watcher}, or
+ * {@code wire-counter -> [ssl -> alpn] -> Http2FrameCodec -> Http2MultiplexHandler -> watcher}
+ * whose streams run {@code Http2StreamFrameToHttpObjectCodec -> stream}.
+ */
+final class Conn {
+  enum State { CONNECTING, READY, CLOSED }
+
+  final Pool pool;
+  private final UpstreamGroup group;
+
+  Channel channel;
+  State state = State.CONNECTING;
+  boolean http2;
+  /** An HTTP/2 connection that received a GOAWAY. */
+  boolean draining;
+  /** HTTP/2 streams in flight. */
+  int active;
+  int maxStreams = 1;
+  long lastUsed;
+  /** The HTTP/1.1 exchange in flight, or null. */
+  Exchange current;
+  /** Set on the connection's loop before it reports READY; read on the control loop after. */
+  private volatile Http1Handler http1;
+
+  Conn(Pool pool) {
+    this.pool = pool;
+    this.group = pool.group;
+  }
+
+  private EndpointState ep() {
+    return pool.ep;
+  }
+
+  void connect() {
+    EndpointState ep = ep();
+    Bootstrap b = new Bootstrap()
+        .group(group.loops.next())
+        .channel(group.transport.clientChannel())
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+            Math.max(1, group.connectTimeout.toMillis())))
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.SO_KEEPALIVE, true)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            setUp(ch);
+          }
+        });
+    ChannelFuture f = b.connect(InetSocketAddress.createUnresolved(ep.host, ep.endpoint.port()));
+    channel = f.channel();
+    f.addListener(done -> {
+      if (!done.isSuccess()) {
+        Throwable cause = done.cause();
+        group.post(() -> pool.connectFailed(this, cause));
+      }
+    });
+  }
+
+  /** On the connection's loop, at registration. */
+  private void setUp(Channel ch) {
+    EndpointState ep = ep();
+    WireCounter wire = new WireCounter();
+    ChannelPipeline p = ch.pipeline();
+    p.addLast("wire-counter", wire);
+    Watcher watcher = new Watcher();
+    if (ep.endpoint.tls()) {
+      String peer = group.tls.serverName() != null ? group.tls.serverName() : ep.host;
+      SslHandler ssl = group.sslContext.newHandler(ch.alloc(), peer, ep.endpoint.port());
+      ssl.setHandshakeTimeoutMillis(Math.max(1, group.connectTimeout.toMillis()));
+      p.addLast("ssl", ssl);
+      p.addLast("alpn", new ApplicationProtocolNegotiationHandler(
+          ApplicationProtocolNames.HTTP_1_1) {
+        @Override
+        protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+          if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+            addHttp2(ctx.pipeline(), watcher);
+          } else {
+            addHttp1(ctx.pipeline(), wire, watcher);
+            watcher.ready(false, 1);
+          }
+        }
+
+        @Override
+        protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+          watcher.error(cause);
+          ctx.close();
+        }
+      });
+      p.addLast("watcher", watcher);
+    } else if (group.priorKnowledge(ep)) {
+      p.addLast("watcher", watcher);
+      addHttp2(p, watcher);
+    } else {
+      p.addLast("watcher", watcher);
+      addHttp1(p, wire, watcher);
+      watcher.readyOnActive = true;
+    }
+  }
+
+  private void addHttp1(ChannelPipeline p, WireCounter wire, Watcher watcher) {
+    Http1Handler h = new Http1Handler(wire);
+    http1 = h;
+    p.addBefore("watcher", "http1-codec", new HttpClientCodec(8192, 64 * 1024, 64 * 1024));
+    p.addBefore("watcher", "http1", h);
+  }
+
+  private void addHttp2(ChannelPipeline p, Watcher watcher) {
+    p.addBefore("watcher", "http2-codec", Http2FrameCodecBuilder.forClient()
+        .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)
+            .maxHeaderListSize(64 * 1024))
+        .encoderEnforceMaxConcurrentStreams(true)
+        .validateHeaders(true)
+        .build());
+    p.addBefore("watcher", "http2-multiplex", new Http2MultiplexHandler(
+        new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg); // pushed streams: refused by SETTINGS, dropped here
+            ctx.close();
+          }
+        }));
+    watcher.awaitSettings(p.channel());
+  }
+
+  /** On the control loop: sends the exchange on this connection. */
+  void start(Exchange ex) {
+    ex.conn = this;
+    ex.sent = true;
+    lastUsed = System.nanoTime();
+    FullHttpRequest request = group.buildRequest(ex);
+    if (!http2) {
+      current = ex;
+      Http1Handler h = http1;
+      try {
+        channel.eventLoop().execute(() -> h.begin(ex, request));
+      } catch (RejectedExecutionException e) {
+        request.release();
+        pool.http1Failed(this, ex, UpstreamException.Kind.CLOSED, "event loop shut down", e,
+            false, false);
+      }
+      return;
+    }
+    active++;
+    StreamHandler h = new StreamHandler(ex, request);
+    Future<Http2StreamChannel> opening = new Http2StreamChannelBootstrap(channel).handler(h).open();
+    opening.addListener(f -> h.opened(opening));
+  }
+
+  /**
+   * Whether a pipeline error means the response was malformed, rather than the connection broken:
+   * a decoding error, except the TLS ones ({@code SslHandler} is a decoder too, and a server's
+   * alert is a lost connection).
+   */
+  private static boolean malformed(Throwable t) {
+    if (t instanceof TooLongFrameException) {
+      return true;
+    }
+    return t instanceof DecoderException && !(t.getCause() instanceof SSLException);
+  }
+
+  /**
+   * The last handler of the connection: reports readiness (after TCP for cleartext HTTP/1.1, after
+   * ALPN over TLS, after the server's first SETTINGS for HTTP/2), HTTP/2 connection frames, and the
+   * close with whatever error caused it.
+   */
+  private final class Watcher extends ChannelInboundHandlerAdapter {
+    private boolean readyOnActive;
+    private boolean readied;
+    private Throwable error;
+    private Future<?> settingsTimeout;
+
+    void error(Throwable cause) {
+      if (error == null) {
+        error = cause;
+      }
+    }
+
+    void ready(boolean isHttp2, int maxStreams) {
+      if (!readied) {
+        readied = true;
+        group.post(() -> pool.connected(Conn.this, isHttp2, maxStreams));
+      }
+    }
+
+    void awaitSettings(Channel ch) {
+      settingsTimeout = ch.eventLoop().schedule(() -> {
+        if (!readied) {
+          error(new ConnectTimeoutException("no HTTP/2 SETTINGS from "
+              + ep().endpoint.authority() + " within " + group.connectTimeout.toMillis() + " ms"));
+          ch.close();
+        }
+      }, Math.max(1, group.connectTimeout.toMillis()), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      if (readyOnActive) {
+        ready(false, 1);
+      }
+      ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      try {
+        if (msg instanceof Http2SettingsFrame) {
+          Long max = ((Http2SettingsFrame) msg).settings().maxConcurrentStreams();
+          int streams = max == null ? Integer.MAX_VALUE : (int) Math.min(Integer.MAX_VALUE, max);
+          if (!readied) {
+            if (settingsTimeout != null) {
+              settingsTimeout.cancel(false);
+            }
+            ready(true, streams);
+          } else if (max != null) {
+            group.post(() -> pool.maxStreams(Conn.this, streams));
+          }
+        } else if (msg instanceof Http2GoAwayFrame) {
+          group.post(() -> pool.goAway(Conn.this));
+        }
+      } finally {
+        ReferenceCountUtil.release(msg);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      error(cause);
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (settingsTimeout != null) {
+        settingsTimeout.cancel(false);
+      }
+      Throwable cause = error;
+      group.post(() -> pool.closed(Conn.this, cause));
+    }
+  }
+
+  /**
+   * An HTTP/1.1 connection's exchange handler: writes one request at a time, gathers the response.
+   * A request counts as having reached nothing only when not a byte left the socket since it began
+   * (the wire counter is unchanged) and its write was not reported done.
+   */
+  private final class Http1Handler extends ChannelInboundHandlerAdapter {
+    private final WireCounter wire;
+    private final ResponseAggregator aggregator = new ResponseAggregator(group.maxResponseBytes);
+    private ChannelHandlerContext ctx;
+    private Exchange exchange;
+    private long mark;
+    private boolean written;
+    private Throwable error;
+
+    Http1Handler(WireCounter wire) {
+      this.wire = wire;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      this.ctx = ctx;
+    }
+
+    void begin(Exchange ex, FullHttpRequest request) {
+      exchange = ex;
+      written = false;
+      mark = wire.written();
+      ctx.writeAndFlush(request).addListener(f -> {
+        if (exchange != ex) {
+          return; // answered (early) or failed already
+        }
+        if (f.isSuccess()) {
+          written = true;
+        } else {
+          fail(UpstreamException.Kind.CONNECTION_LOST, "request write failed", f.cause());
+          ctx.close();
+        }
+      });
+    }
+
+    private void fail(UpstreamException.Kind kind, String message, Throwable cause) {
+      Exchange ex = exchange;
+      exchange = null;
+      aggregator.reset();
+      boolean nothingSent = !written && wire.written() == mark;
+      String text = message + " (" + ep().endpoint.authority() + "): " + Pool.describe(cause);
+      group.post(() -> pool.http1Failed(Conn.this, ex, kind, text, cause, !nothingSent,
+          nothingSent && kind == UpstreamException.Kind.CONNECTION_LOST));
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (exchange == null) {
+        ReferenceCountUtil.release(msg);
+        if (error == null) {
+          error = new IllegalStateException("a response without a request");
+        }
+        ctx.close();
+        return;
+      }
+      switch (aggregator.feed(ctx.alloc(), msg)) {
+        case MORE:
+          return;
+        case DONE: {
+          Exchange ex = exchange;
+          exchange = null;
+          boolean reusable = written && ctx.channel().isActive() && aggregator.keepAlive();
+          UpstreamResponse response = aggregator.take(ep().endpoint);
+          group.post(() -> pool.http1Responded(Conn.this, ex, response, reusable),
+              response::release);
+          if (!reusable) {
+            ctx.close();
+          }
+          return;
+        }
+        case TOO_LARGE:
+          fail(UpstreamException.Kind.BAD_RESPONSE,
+              "response larger than " + group.maxResponseBytes + " bytes", null);
+          ctx.close();
+          return;
+        default:
+          fail(UpstreamException.Kind.BAD_RESPONSE, "malformed response",
+              aggregator.malformation());
+          ctx.close();
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (error == null) {
+        error = cause;
+      }
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (exchange != null) {
+        if (malformed(error)) {
+          fail(UpstreamException.Kind.BAD_RESPONSE, "malformed response", error);
+        } else {
+          fail(UpstreamException.Kind.CONNECTION_LOST, "connection closed before the response"
+              + " was complete", error != null ? error : new ClosedChannelException());
+        }
+      }
+      aggregator.reset();
+      ctx.fireChannelInactive();
+    }
+  }
+
+  /**
+   * One HTTP/2 stream's exchange. A stream the server refused (RST_STREAM REFUSED_STREAM, or
+   * beyond a GOAWAY's last stream id) or that never got an id was provably not processed.
+   */
+  private final class StreamHandler extends ChannelInboundHandlerAdapter {
+    private final Exchange exchange;
+    private FullHttpRequest request;
+    private final ResponseAggregator aggregator = new ResponseAggregator(group.maxResponseBytes);
+    private boolean finished;
+    private boolean written;
+    private boolean refused;
+    private Throwable error;
+
+    StreamHandler(Exchange exchange, FullHttpRequest request) {
+      this.exchange = exchange;
+      this.request = request;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      ctx.pipeline().addBefore(ctx.name(), "http2-to-http",
+          new Http2StreamFrameToHttpObjectCodec(false));
+    }
+
+    /** On the connection's loop, when the stream channel is open (or could not be). */
+    void opened(Future<Http2StreamChannel> f) {
+      FullHttpRequest req = request;
+      request = null;
+      if (!f.isSuccess()) {
+        req.release();
+        finished = true;
+        report(UpstreamException.Kind.CONNECTION_LOST, "cannot open a stream", f.cause(),
+            false);
+        return;
+      }
+      Http2StreamChannel stream = f.getNow();
+      exchange.stream = stream;
+      if (exchange.done) {
+        req.release();
+        stream.close();
+        return;
+      }
+      stream.writeAndFlush(req).addListener(w -> {
+        if (w.isSuccess()) {
+          written = true;
+        } else if (!finished) {
+          error = w.cause();
+          stream.close();
+        }
+      });
+    }
+
+    private void report(UpstreamException.Kind kind, String message, Throwable cause,
+        boolean reached) {
+      String text = message + " (" + ep().endpoint.authority() + "): " + Pool.describe(cause);
+      group.post(() -> pool.streamFailed(Conn.this, exchange, kind, text, cause, reached,
+          !reached && kind == UpstreamException.Kind.CONNECTION_LOST));
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (finished) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      switch (aggregator.feed(ctx.alloc(), msg)) {
+        case MORE:
+          return;
+        case DONE: {
+          finished = true;
+          UpstreamResponse response = aggregator.take(ep().endpoint);
+          group.post(() -> pool.streamResponded(Conn.this, exchange, response),
+              response::release);
+          if (!written) {
+            ctx.close(); // answered before the request was all sent: reset the stream
+          }
+          return;
+        }
+        case TOO_LARGE:
+          finished = true;
+          aggregator.reset();
+          report(UpstreamException.Kind.BAD_RESPONSE,
+              "response larger than " + group.maxResponseBytes + " bytes", null, true);
+          ctx.close();
+          return;
+        default:
+          finished = true;
+          Throwable why = aggregator.malformation();
+          aggregator.reset();
+          report(UpstreamException.Kind.BAD_RESPONSE, "malformed response", why, true);
+          ctx.close();
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof Http2ResetFrame) {
+        if (((Http2ResetFrame) evt).errorCode() == Http2Error.REFUSED_STREAM.code()) {
+          refused = true;
+        }
+        if (error == null) {
+          error = new IllegalStateException("stream reset by the server, error code "
+              + ((Http2ResetFrame) evt).errorCode());
+        }
+      } else if (evt instanceof Http2GoAwayFrame) {
+        refused = true; // only streams beyond the GOAWAY's last stream id are told
+        if (error == null) {
+          error = new IllegalStateException("stream not processed: GOAWAY");
+        }
+      }
+      ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (error == null) {
+        error = cause;
+      }
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      aggregator.reset();
+      if (!finished) {
+        finished = true;
+        boolean noId = ((Http2StreamChannel) ctx.channel()).stream().id() <= 0;
+        boolean reached = !refused && !noId;
+        if (malformed(error)) {
+          report(UpstreamException.Kind.BAD_RESPONSE, "malformed response", error, true);
+        } else {
+          report(UpstreamException.Kind.CONNECTION_LOST,
+              "stream closed before the response was complete", error, reached);
+        }
+      }
+      ctx.fireChannelInactive();
+    }
+  }
+}

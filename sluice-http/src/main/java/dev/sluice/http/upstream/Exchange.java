@@ -1,0 +1,52 @@
+package dev.sluice.http.upstream;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One request's journey through a group. Every field but {@link #done} and {@link #stream} belongs
+ * to the group's control event loop; those two are also read by the connection's event loop.
+ */
+final class Exchange {
+  final UpstreamRequest request;
+  final CompletableFuture<UpstreamResponse> future = new CompletableFuture<>();
+  /** A health check: not balanced, not counted in breaker, ejection or totals. */
+  final boolean healthCheck;
+  final long deadlineNanos;
+
+  /** The group's reference to the request body; null once released. */
+  ByteBuf body;
+  EndpointState endpoint;
+  ScheduledFuture<?> timeout;
+  /** The pool whose pending queue holds it, or null. */
+  Pool queuedIn;
+  /** The connection it was handed to (last attempt), or null. */
+  Conn conn;
+  /** Handed to a connection at least once: bytes may have reached the upstream. */
+  boolean sent;
+  /** Already retried once after a write that provably reached nothing. */
+  boolean retried;
+  /** The circuit breaker generation it was admitted in, or -1. */
+  int breakerGeneration = -1;
+
+  volatile boolean done;
+  /** The HTTP/2 stream carrying it, set by the connection's event loop. */
+  volatile Channel stream;
+
+  Exchange(UpstreamRequest request, boolean healthCheck, long deadlineNanos) {
+    this.request = request;
+    this.body = request.body();
+    this.healthCheck = healthCheck;
+    this.deadlineNanos = deadlineNanos;
+  }
+
+  void releaseBody() {
+    ByteBuf b = body;
+    if (b != null) {
+      body = null;
+      b.release();
+    }
+  }
+}
