@@ -41,6 +41,11 @@ final class RunCommand implements Callable<Integer> {
       description = "Data directory (data_dir), default " + ConfigLoader.DEFAULT_DATA_DIR)
   String dataDir;
 
+  @Option(names = "--forward", paramLabel = "URL",
+      description = "Deliver to this OTLP/HTTP backend (base URL, /v1/<signal> is appended);"
+          + " repeat for several, load balanced. Replaces the configured exporters.")
+  java.util.List<String> forward = new java.util.ArrayList<>();
+
   @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "10s",
       description = "How long shutdown waits for requests in progress, default ${DEFAULT-VALUE}")
   String drainTimeout;
@@ -50,7 +55,7 @@ final class RunCommand implements Callable<Integer> {
     SluiceConfig cfg;
     try {
       cfg = new ConfigLoader(System.getenv())
-          .load(config, new ConfigLoader.Overrides(listen, admin, dataDir));
+          .load(config, new ConfigLoader.Overrides(listen, admin, dataDir, forward));
     } catch (ConfigException e) {
       System.err.println("sluice: " + e.getMessage());
       return 2;

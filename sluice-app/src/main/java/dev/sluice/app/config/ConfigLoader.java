@@ -66,8 +66,16 @@ public final class ConfigLoader {
   }
 
   /** Command-line values that replace what the file says; null leaves the file's value. */
-  public record Overrides(String listen, String admin, String dataDir) {
-    public static final Overrides NONE = new Overrides(null, null, null);
+  public record Overrides(String listen, String admin, String dataDir, List<String> forward) {
+    public static final Overrides NONE = new Overrides(null, null, null, List.of());
+
+    public Overrides(String listen, String admin, String dataDir) {
+      this(listen, admin, dataDir, List.of());
+    }
+
+    public Overrides {
+      forward = forward == null ? List.of() : List.copyOf(forward);
+    }
   }
 
   /**
@@ -194,6 +202,12 @@ public final class ConfigLoader {
     if (o.admin() != null) {
       object(root, "admin").put("endpoint", o.admin());
     }
+    if (!o.forward().isEmpty()) {
+      // --forward replaces the exporters with one OTLP/HTTP exporter to those backends.
+      ObjectNode exporters = root.putObject("exporters");
+      ArrayNode endpoints = exporters.putObject("otlphttp").putArray("endpoints");
+      o.forward().forEach(endpoints::add);
+    }
     if (o.listen() != null) {
       object(object(root, "receivers"), "otlp").put("endpoint", o.listen());
     }
@@ -227,7 +241,7 @@ public final class ConfigLoader {
         queueMax, segment, fsync, fsyncInterval);
     pipeline.rejectUnknownKeys();
 
-    List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir);
+    List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir, queue.durable());
     top.rejectUnknownKeys();
     if (!problems.isEmpty()) {
       throw new ConfigException(withoutFollowOns(problems, firstBindingProblem, unresolved));
@@ -439,7 +453,8 @@ public final class ConfigLoader {
     return new Authenticator(creds, header);
   }
 
-  private List<SluiceConfig.ExporterSpec> exporters(ConfigNode top, Path dataDir) {
+  private List<SluiceConfig.ExporterSpec> exporters(ConfigNode top, Path dataDir,
+      boolean durable) {
     List<SluiceConfig.ExporterSpec> out = new ArrayList<>();
     Path defaultDir = dataDir.resolve("export");
     if (!top.has("exporters")) {
@@ -481,8 +496,16 @@ public final class ConfigLoader {
                 + ")", f));
             break;
           }
+        case "otlphttp":
+          {
+            SluiceConfig.ExporterSpec spec = OtlpHttpExporterConfig.read(name, e, dataDir, durable);
+            if (spec != null) {
+              out.add(spec);
+            }
+            break;
+          }
         default:
-          ex.problem(name, "unknown exporter type " + type + "; known: file, debug");
+          ex.problem(name, "unknown exporter type " + type + "; known: file, debug, otlphttp");
           continue;
       }
       e.rejectUnknownKeys();

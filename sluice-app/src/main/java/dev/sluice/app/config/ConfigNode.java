@@ -39,6 +39,11 @@ final class ConfigNode {
     return path.isEmpty() ? key : path + "." + key;
   }
 
+  /** Problems recorded so far in the whole configuration. */
+  int problemCount() {
+    return problems.size();
+  }
+
   void problem(String key, String message) {
     problems.add((key == null ? path : pathOf(key)) + ": " + message);
   }
@@ -211,6 +216,14 @@ final class ConfigNode {
       default:
         return 1;
     }
+  }
+
+  /** A duration that may also be zero ({@code 0}, {@code 0s}), for settings where 0 means off. */
+  Duration durationOrZero(String key, Duration dflt) {
+    if (has(key) && string(key, "").trim().matches("0(ms|s|m|h)?")) {
+      return Duration.ZERO;
+    }
+    return duration(key, dflt);
   }
 
   /** A duration such as 500ms, 10s, 5m or 1h. */
