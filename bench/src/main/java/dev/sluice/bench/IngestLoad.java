@@ -1,22 +1,15 @@
 package dev.sluice.bench;
 
 import dev.sluice.http.transport.Transport;
+import dev.sluice.loadgen.HttpConnection;
+import dev.sluice.loadgen.HttpConnector;
 import dev.sluice.otlp.Signal;
 import dev.sluice.otlp.validation.OtlpScanner;
 import dev.sluice.otlp.validation.ScanResult;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseDecoder;
-import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.ReferenceCountUtil;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -36,7 +29,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
 
@@ -51,9 +46,10 @@ import org.HdrHistogram.Histogram;
  * <ol>
  *   <li>baseline: {@code ExportTraceServiceRequest.parseFrom(byte[])} of the payload in a loop on
  *       one thread, after a warm-up; spans/s;
- *   <li>ingest: C keep-alive HTTP/1.1 connections (Netty, epoll when available) to a Sluice
- *       started as a separate process, each sending the pre-encoded protobuf request as soon as
- *       the previous answer arrives (one outstanding per connection); after a warm-up, for D
+ *   <li>ingest: C keep-alive HTTP/1.1 connections (sluice-loadgen's Netty {@link
+ *       HttpConnection}, epoll when available) to a Sluice started as a separate process, each
+ *       sending the pre-encoded protobuf request as soon as the previous answer arrives (one
+ *       outstanding per connection); after a warm-up, for D
  *       seconds, it counts 200s and other answers and records each request's latency from the
  *       write to the end of the answer.
  * </ol>
@@ -208,7 +204,7 @@ public final class IngestLoad {
     try {
       sluice.awaitReady(Duration.ofSeconds(60));
       long sluiceItemsBefore = sluice.acceptedSpans();
-      Client client = new Client(o, transport, group, port, body);
+      Client client = new Client(o, group, port, body);
       System.out.printf(Locale.ROOT, "client: %s, Content-Type application/x-protobuf, %d-byte "
           + "requests to http://%s:%d/v1/traces%n", transport, client.requestBytes(), o.host, port);
       System.out.println();
@@ -453,12 +449,12 @@ public final class IngestLoad {
 
   static final class Client {
     private final Options options;
-    private final Bootstrap bootstrap;
+    private final HttpConnector connector;
     private final byte[] request;
     private final List<Connection> connections = new ArrayList<>();
     long totalOk;
 
-    Client(Options options, Transport transport, EventLoopGroup group, int port, byte[] body)
+    Client(Options options, EventLoopGroup group, int port, byte[] body)
         throws InterruptedException {
       this.options = options;
       String head = "POST /v1/traces HTTP/1.1\r\n"
@@ -469,16 +465,7 @@ public final class IngestLoad {
       byte[] h = head.getBytes(StandardCharsets.US_ASCII);
       request = Arrays.copyOf(h, h.length + body.length);
       System.arraycopy(body, 0, request, h.length, body.length);
-      bootstrap = new Bootstrap().group(group).channel(transport.clientChannel())
-          .option(ChannelOption.TCP_NODELAY, true)
-          .remoteAddress(options.host, port)
-          .handler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-              ch.pipeline().addLast(new HttpResponseDecoder());
-              ch.pipeline().addLast(new Connection(request));
-            }
-          });
+      connector = new HttpConnector(group, options.host, port, null, Duration.ofSeconds(10));
       for (int i = 0; i < options.connections; i++) {
         connections.add(connect());
       }
@@ -489,15 +476,19 @@ public final class IngestLoad {
     }
 
     private Connection connect() throws InterruptedException {
-      Channel ch = bootstrap.connect().sync().channel();
-      return ch.pipeline().get(Connection.class);
+      try {
+        return new Connection(connector.connect().get(10, TimeUnit.SECONDS), request);
+      } catch (ExecutionException | TimeoutException e) {
+        throw new IllegalStateException("cannot connect to " + options.host + ":"
+            + connector.port() + ": " + (e.getCause() != null ? e.getCause() : e), e);
+      }
     }
 
     IngestResult run(SluiceProcess sluice, double warmupSeconds, double seconds)
         throws InterruptedException, IOException {
       for (int i = 0; i < connections.size(); i++) {
         Connection c = connections.get(i);
-        if (!c.channel.isActive()) {
+        if (!c.http.isActive()) {
           c.release();
           connections.set(i, connect());
         }
@@ -508,7 +499,7 @@ public final class IngestLoad {
       long interval = options.rate > 0 ? (long) (1e9 * connections.size() / options.rate) : 0;
       Window w = new Window(start, end, interval, connections.size());
       for (Connection c : connections) {
-        c.channel.eventLoop().execute(() -> c.begin(w));
+        c.http.eventLoop().execute(() -> c.begin(w));
       }
       sleepUntil(start);
       MachineLoad.Sample machineBefore = MachineLoad.sample();
@@ -539,38 +530,31 @@ public final class IngestLoad {
 
     void close() {
       for (Connection c : connections) {
-        c.channel.close().syncUninterruptibly();
+        c.http.close().syncUninterruptibly();
         c.release();
       }
     }
   }
 
   /**
-   * One keep-alive connection: sends the request, waits for the whole answer, sends again. All
-   * fields belong to the channel's event loop while a window runs; the main thread reads them
-   * after {@link Window#done} counted this connection down.
+   * Drives one keep-alive {@link HttpConnection} of sluice-loadgen: sends the request, waits for the
+   * whole answer, sends again. All fields belong to the connection's event loop while a window
+   * runs; the main thread reads them after {@link Window#done} counted this connection down.
    */
-  static final class Connection extends ChannelInboundHandlerAdapter {
+  static final class Connection implements HttpConnection.Listener {
+    final HttpConnection http;
     /** This connection's copy of the encoded request; resent without copying. */
     private final ByteBuf request;
     final Histogram latency = new Histogram(HISTOGRAM_MAX_NANOS, 3);
-    Channel channel;
     private Window window;
-    private long sentAt;
     private long nextDue;
-    private boolean outstanding;
-    private int status;
     long okInWindow;
     long errorsInWindow;
     long okTotal;
 
-    Connection(byte[] encoded) {
+    Connection(HttpConnection http, byte[] encoded) {
+      this.http = http;
       request = Unpooled.directBuffer(encoded.length).writeBytes(encoded);
-    }
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-      channel = ctx.channel();
     }
 
     void begin(Window w) {
@@ -590,9 +574,7 @@ public final class IngestLoad {
       } else {
         out = request.retainedDuplicate().readerIndex(0);
       }
-      outstanding = true;
-      sentAt = System.nanoTime();
-      channel.writeAndFlush(out, channel.voidPromise());
+      http.send(out, 0, this);
     }
 
     private void next() {
@@ -611,57 +593,39 @@ public final class IngestLoad {
       if (nextDue <= now) {
         send();
       } else {
-        channel.eventLoop().schedule(this::send, nextDue - now, TimeUnit.NANOSECONDS);
+        http.eventLoop().schedule(this::send, nextDue - now, TimeUnit.NANOSECONDS);
       }
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      try {
-        if (msg instanceof HttpResponse) {
-          status = ((HttpResponse) msg).status().code();
+    public void onResponse(int status, HttpHeaders headers, ByteBuf body, long latencyNanos) {
+      long now = System.nanoTime();
+      Window w = window;
+      if (status == 200) {
+        okTotal++;
+      }
+      if (w != null && now >= w.start && now <= w.end) {
+        latency.recordValue(Math.min(latencyNanos, HISTOGRAM_MAX_NANOS));
+        if (status == 200) {
+          okInWindow++;
+        } else {
+          errorsInWindow++;
         }
-        if (msg instanceof LastHttpContent && outstanding) {
-          long now = System.nanoTime();
-          outstanding = false;
-          Window w = window;
-          if (status == 200) {
-            okTotal++;
-          }
-          if (w != null && now >= w.start && now <= w.end) {
-            latency.recordValue(Math.min(now - sentAt, HISTOGRAM_MAX_NANOS));
-            if (status == 200) {
-              okInWindow++;
-            } else {
-              errorsInWindow++;
-            }
-          }
-          if (w != null) {
-            next();
-          }
-        }
-      } finally {
-        ReferenceCountUtil.release(msg);
+      }
+      if (w != null) {
+        next();
       }
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
+    public void onFailure(Throwable cause) {
+      System.err.println("ingest-load: connection failed during a run: " + cause);
       Window w = window;
       if (w != null) {
         errorsInWindow++;
         window = null;
-        outstanding = false;
-        System.err.println("ingest-load: connection closed by Sluice during a run");
         w.done.countDown();
       }
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      System.err.println("ingest-load: connection failed: " + cause);
-      ctx.close();
     }
 
     void release() {

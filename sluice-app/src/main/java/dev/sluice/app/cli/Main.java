@@ -4,13 +4,18 @@ import dev.sluice.app.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code sluice} command: its subcommands are {@code run} and {@code check}. */
+/** The {@code sluice} command: its subcommands are {@code run}, {@code check} and {@code send}. */
 @Command(
     name = "sluice",
     mixinStandardHelpOptions = true,
     versionProvider = Main.VersionProvider.class,
     description = "Telemetry gateway: receives OTLP/HTTP and delivers it to its exporters.",
-    subcommands = {RunCommand.class, CheckCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      RunCommand.class,
+      CheckCommand.class,
+      SendCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
