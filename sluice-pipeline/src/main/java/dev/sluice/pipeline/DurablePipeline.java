@@ -20,6 +20,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,10 +34,16 @@ import org.slf4j.LoggerFactory;
  * records after the last commit are delivered again. A failing exporter is retried with an
  * exponential backoff while the queue keeps the data; when the queue is full, {@link #submit}
  * refuses with {@link PipelineFullException} and nothing already queued is dropped.
+ *
+ * <p>{@link #close()} lets each exporter confirm what it was handed, for at most the {@linkplain
+ * Builder#closeTimeout close timeout}, commits what was confirmed and stops; whatever an exporter
+ * had not confirmed by then stays in the queue and is delivered again after the next start.
  */
 public final class DurablePipeline implements TelemetrySink, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DurablePipeline.class);
   private static final Duration POLL_WAIT = Duration.ofMillis(200);
+  /** How long a delivery thread waits for a future before it looks whether it should stop. */
+  private static final long WAIT_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
   private final DurableQueue queue;
   private final List<Exporter> exporters;
@@ -44,11 +51,14 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
   private final long maxBytesPerPoll;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
+  private final Duration closeTimeout;
   private final MeterRegistry registry;
   private final List<Delivery> deliveries = new ArrayList<>();
   private final CountDownLatch closing = new CountDownLatch(1);
   private volatile boolean started;
   private volatile boolean closed;
+  /** When a closing pipeline stops waiting for exporters; written before {@link #closed}. */
+  private volatile long closeDeadlineNanos;
 
   private DurablePipeline(Builder b) {
     this.queue = b.queue;
@@ -57,6 +67,7 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
     this.maxBytesPerPoll = b.maxBytesPerPoll;
     this.initialBackoff = b.initialBackoff;
     this.maxBackoff = b.maxBackoff;
+    this.closeTimeout = b.closeTimeout;
     this.registry = b.registry == null ? new SimpleMeterRegistry() : b.registry;
   }
 
@@ -126,6 +137,9 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
     ByteBuffer record;
     try {
       record = BatchEnvelope.encode(batch);
+    } catch (IllegalArgumentException e) {
+      // A batch the envelope cannot hold (a tenant name over 65535 bytes): refused, not thrown.
+      return CompletableFuture.failedFuture(e);
     } finally {
       batch.release();
     }
@@ -159,28 +173,48 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
     });
   }
 
-  /** Stops taking batches, stops the delivery threads and closes the exporters and the queue. */
+  /**
+   * Stops taking batches; lets each delivery thread wait for the batches its exporter was handed,
+   * for at most the close timeout, commit what was confirmed and stop; then closes the exporters
+   * and the queue. Batches not confirmed in time are delivered again after the next start.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
+    long deadline = System.nanoTime() + closeTimeout.toNanos();
+    closeDeadlineNanos = deadline;
     closed = true;
     closing.countDown();
-    for (Delivery d : deliveries) {
-      d.reader.close(); // wakes a poll in progress
-    }
+    // A thread in a poll notices within POLL_WAIT; one waiting for its exporter gives up at the
+    // deadline.
+    long joinUntil = deadline + POLL_WAIT.toNanos() + TimeUnit.MILLISECONDS.toNanos(500);
+    boolean interrupted = false;
     for (Delivery d : deliveries) {
       try {
-        d.thread.join(TimeUnit.SECONDS.toMillis(30));
+        long left = joinUntil - System.nanoTime();
+        if (left > 0) {
+          TimeUnit.NANOSECONDS.timedJoin(d.thread, left);
+        }
       } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+        interrupted = true;
+      }
+      if (d.thread.isAlive()) {
+        log.warn("the delivery thread of exporter {} did not stop in time; closing its queue"
+            + " reader under it", d.exporter.name());
       }
     }
     for (Exporter e : exporters) {
       e.close();
     }
+    for (Delivery d : deliveries) {
+      d.reader.close();
+    }
     queue.close();
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** The delivery loop of one exporter: poll, export, wait, commit; back off on failure. */
@@ -210,7 +244,22 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
     @Override
     public void run() {
       Duration backoff = initialBackoff;
+      boolean mustRewind = false;
       while (!closed) {
+        if (mustRewind) {
+          try {
+            reader.rewind(); // the records after the last commit are delivered again
+            mustRewind = false;
+          } catch (QueueClosedException e) {
+            return;
+          } catch (IOException | RuntimeException e) {
+            log.error("exporter {} cannot go back to its last queue position: {}",
+                exporter.name(), e.toString());
+            pause(backoff);
+            backoff = next(backoff);
+            continue;
+          }
+        }
         List<QueueRecord> records;
         try {
           records = reader.poll(maxRecordsPerPoll, maxBytesPerPoll, POLL_WAIT);
@@ -227,6 +276,9 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
         if (records.isEmpty()) {
           continue;
         }
+        if (closed) {
+          return; // not handed over: they stay in the queue for the next start
+        }
         long confirmed = deliver(records);
         long last = records.get(records.size() - 1).offset();
         try {
@@ -237,14 +289,20 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
             backoff = initialBackoff;
             continue;
           }
-          reader.rewind(); // the records after the failure are delivered again
-          redelivered.increment(records.stream().filter(r -> r.offset() > confirmed).count());
         } catch (QueueClosedException e) {
           return;
         } catch (IOException | RuntimeException e) {
+          // The position stays at the last commit that succeeded: whatever this poll had after
+          // it must be read again, or a later commit would declare the failed records delivered.
           log.error("exporter {} cannot commit its queue position: {}", exporter.name(),
               e.toString());
         }
+        if (closed) {
+          return; // what was not confirmed stays in the queue for the next start
+        }
+        long committed = reader.committedOffset();
+        redelivered.increment(records.stream().filter(r -> r.offset() > committed).count());
+        mustRewind = true;
         pause(backoff);
         backoff = next(backoff);
       }
@@ -278,12 +336,19 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
       long confirmed = -1;
       for (int i = 0; i < futures.size(); i++) {
         try {
-          futures.get(i).get();
+          if (!await(futures.get(i))) {
+            log.warn("exporter {} did not confirm {} queued batch(es) before the close timeout;"
+                + " they stay queued and are delivered again after the next start",
+                exporter.name(), futures.size() - i);
+            return confirmed;
+          }
           confirmed = records.get(i).offset();
           delivered.increment();
         } catch (ExecutionException e) {
-          log.warn("exporter {} failed queued batch {}; it stays queued and is retried: {}",
-              exporter.name(), records.get(i).offset(), e.getCause().toString());
+          if (!closed) {
+            log.warn("exporter {} failed queued batch {}; it stays queued and is retried: {}",
+                exporter.name(), records.get(i).offset(), e.getCause().toString());
+          }
           waitQuietly(futures.subList(i + 1, futures.size()));
           return confirmed;
         } catch (InterruptedException e) {
@@ -294,11 +359,41 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
       return confirmed;
     }
 
+    /**
+     * Waits for an export; false when the pipeline is closing and its close timeout passed first.
+     * Before the close it waits as long as the exporter takes.
+     */
+    private boolean await(CompletableFuture<Void> f)
+        throws ExecutionException, InterruptedException {
+      while (true) {
+        long slice = WAIT_SLICE_NANOS;
+        if (closed) {
+          slice = Math.min(slice, closeDeadlineNanos - System.nanoTime());
+        }
+        try {
+          f.get(Math.max(0, slice), TimeUnit.NANOSECONDS);
+          return true;
+        } catch (TimeoutException e) {
+          if (closed && System.nanoTime() - closeDeadlineNanos >= 0) {
+            return false;
+          }
+        }
+      }
+    }
+
+    /** Waits for the rest of a poll to finish before its records are handed over again. */
     private void waitQuietly(List<CompletableFuture<Void>> rest) {
-      try {
-        CompletableFuture.allOf(rest.toArray(new CompletableFuture<?>[0])).get();
-      } catch (ExecutionException | InterruptedException ignored) {
-        // only waiting for them to finish before the records are handed over again
+      for (CompletableFuture<Void> f : rest) {
+        try {
+          if (!await(f)) {
+            return;
+          }
+        } catch (ExecutionException ignored) {
+          // only waiting for them to finish
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
       }
     }
 
@@ -324,6 +419,7 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
     private long maxBytesPerPoll = 16L * 1024 * 1024;
     private Duration initialBackoff = Duration.ofMillis(200);
     private Duration maxBackoff = Duration.ofSeconds(30);
+    private Duration closeTimeout = Duration.ofSeconds(3);
     private MeterRegistry registry;
 
     private Builder() {}
@@ -373,6 +469,18 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
       }
       this.initialBackoff = initial;
       this.maxBackoff = max;
+      return this;
+    }
+
+    /**
+     * How long {@link DurablePipeline#close()} waits for exporters to confirm what they were handed
+     * (default 3 s); what is not confirmed by then is delivered again after the next start.
+     */
+    public Builder closeTimeout(Duration timeout) {
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("the close timeout must not be negative: " + timeout);
+      }
+      this.closeTimeout = timeout;
       return this;
     }
 
