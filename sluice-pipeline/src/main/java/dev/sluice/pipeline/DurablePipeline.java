@@ -96,7 +96,7 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
     try {
       List<String> names = new ArrayList<>();
       for (Exporter e : exporters) {
-        names.add(e.name());
+        names.add(readerName(e.name()));
       }
       for (String stale : queue.readerNames()) {
         if (!names.contains(stale)) {
@@ -107,7 +107,7 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
       }
       for (Exporter e : exporters) {
         e.start();
-        deliveries.add(new Delivery(e, queue.reader(e.name())));
+        deliveries.add(new Delivery(e, queue.reader(readerName(e.name()))));
       }
     } catch (IOException e) {
       throw new java.io.UncheckedIOException("cannot open the queue's reader positions: " + e, e);
@@ -124,6 +124,22 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
       d.thread.start();
     }
     started = true;
+  }
+
+  /**
+   * The queue reader name of an exporter: its name where the queue allows it (letters, digits,
+   * '.', '_', '-'), otherwise the name with other characters replaced and a hash of the original
+   * appended, so that {@code otlphttp/primary} and {@code otlphttp_primary} stay apart.
+   */
+  static String readerName(String exporterName) {
+    String safe = exporterName.replaceAll("[^A-Za-z0-9._-]", "_");
+    if (safe.equals(exporterName) && !safe.isEmpty() && Character.isLetterOrDigit(safe.charAt(0))
+        && safe.length() <= 128) {
+      return safe;
+    }
+    String hash = Integer.toHexString(exporterName.hashCode());
+    String head = safe.length() > 100 ? safe.substring(0, 100) : safe;
+    return "x" + head + "-" + hash;
   }
 
   @Override

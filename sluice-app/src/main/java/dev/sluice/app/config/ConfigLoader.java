@@ -502,7 +502,7 @@ public final class ConfigLoader {
             if (spec != null) {
               out.add(spec);
             }
-            break;
+            continue; // read() reported its unknown keys already
           }
         default:
           ex.problem(name, "unknown exporter type " + type + "; known: file, debug, otlphttp");

@@ -10,6 +10,7 @@ import dev.sluice.http.upstream.HealthCheck;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.PassiveEjection;
 import dev.sluice.http.upstream.UpstreamTls;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -39,9 +40,21 @@ final class OtlpHttpExporterConfig {
     }
     if (endpoint == null && endpoints.isEmpty() && traces == null && metrics == null
         && logs == null) {
+      // Reported, and the rest still read: its own problems are worth knowing, and its keys must
+      // not be reported as unknown.
       e.problem("endpoint", "is required (or endpoints, or traces_endpoint/metrics_endpoint/"
           + "logs_endpoint)");
-      return null;
+    } else if (endpoint == null && endpoints.isEmpty()) {
+      // Every exporter is handed every signal: one it has no URL for would fail for ever and hold
+      // up its queue, so it is refused now.
+      String[][] signalUrls = {{"traces_endpoint", traces}, {"metrics_endpoint", metrics},
+          {"logs_endpoint", logs}};
+      for (String[] s : signalUrls) {
+        if (s[1] == null) {
+          e.problem(s[0], "is required when neither endpoint nor endpoints is given: every"
+              + " exporter receives traces, metrics and logs");
+        }
+      }
     }
     set(e, "endpoint", () -> {
       if (endpoint != null) {
@@ -100,8 +113,16 @@ final class OtlpHttpExporterConfig {
     Duration elapsed = retry.durationOrZero("max_elapsed_time", dflt.maxElapsedTime());
     retry.rejectUnknownKeys();
     try {
-      b.retry(dflt.withEnabled(enabled).withInitialInterval(initial).withMaxInterval(max)
-          .withMaxElapsedTime(elapsed));
+      RetrySettings settings = dflt.withEnabled(enabled).withInitialInterval(initial)
+          .withMaxInterval(max).withMaxElapsedTime(elapsed);
+      b.retry(settings);
+      // The exporter refuses this when it is built, at start; check finds it here.
+      if (settings.enabled() && !settings.forever()
+          && settings.maxElapsedTime().compareTo(settings.initialInterval()) < 0) {
+        retry.problem("max_elapsed_time", "(" + elapsed.toMillis() + " ms) is shorter than"
+            + " initial_interval (" + initial.toMillis() + " ms): no retry could ever happen;"
+            + " 0 retries forever");
+      }
     } catch (IllegalArgumentException ex) {
       retry.problem(null, ex.getMessage());
     }
@@ -119,6 +140,12 @@ final class OtlpHttpExporterConfig {
       if ((cert == null) != (key == null)) {
         t.problem(cert == null ? "cert_file" : "key_file",
             "cert_file and key_file go together (a client certificate for mutual TLS)");
+      }
+      // The files are read when the exporter starts; a missing one is found now, with its key.
+      for (String[] f : new String[][] {{"ca_file", ca}, {"cert_file", cert}, {"key_file", key}}) {
+        if (f[1] != null && !Files.isReadable(Path.of(f[1]))) {
+          t.problem(f[0], f[1] + " does not exist or is not readable");
+        }
       }
       try {
         if (ca != null) {
