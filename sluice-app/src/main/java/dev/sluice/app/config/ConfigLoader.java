@@ -504,8 +504,17 @@ public final class ConfigLoader {
             }
             continue; // read() reported its unknown keys already
           }
+        case "kafka":
+          {
+            SluiceConfig.ExporterSpec spec = KafkaExporterConfig.read(name, e, dataDir);
+            if (spec != null) {
+              out.add(spec);
+            }
+            continue; // read() reported its unknown keys already
+          }
         default:
-          ex.problem(name, "unknown exporter type " + type + "; known: file, debug, otlphttp");
+          ex.problem(name, "unknown exporter type " + type
+              + "; known: file, debug, otlphttp, kafka");
           continue;
       }
       e.rejectUnknownKeys();

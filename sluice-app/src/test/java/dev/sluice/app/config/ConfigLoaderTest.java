@@ -912,4 +912,53 @@ class ConfigLoaderTest {
     assertThat(c.receiver().cors().preflight(req, resp)).isNull();
     assertThat(resp.get("Access-Control-Allow-Headers")).contains("authorization", "x-team-key");
   }
+
+  @Test
+  void kafkaExporterIsReadAndCheckedWithoutConnecting() {
+    SluiceConfig c = load(String.join("\n",
+        "exporters:",
+        "  kafka:",
+        "    brokers: [127.0.0.1:9092, 127.0.0.1:9093]",
+        "    traces:",
+        "      topic: edge_spans",
+        "    encoding: otlp_json",
+        "    producer:",
+        "      compression: zstd",
+        "      max_message_bytes: 2MiB",
+        "      linger: 10ms",
+        "      properties:",
+        "        security.protocol: SASL_SSL",
+        "        sasl.mechanism: SCRAM-SHA-512",
+        "        sasl.jaas.config: \"org.apache.kafka.common.security.scram.ScramLoginModule"
+            + " required username='u' password='p';\""));
+    assertThat(c.exporters()).singleElement().satisfies(e -> {
+      assertThat(e.name()).isEqualTo("kafka");
+      assertThat(e.description()).contains("127.0.0.1:9092,127.0.0.1:9093");
+    });
+    assertThat(c.exporters().get(0).factory().apply(null).toString())
+        .contains("edge_spans").doesNotContain("password='p'");
+  }
+
+  @Test
+  void kafkaExporterProblemsNameTheirKeys() {
+    List<String> p = problems(String.join("\n",
+        "exporters:",
+        "  kafka:",
+        "    encoding: avro",
+        "    producer:",
+        "      compression: brotli",
+        "      acks: 1"));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("exporters.kafka.brokers: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("exporters.kafka.encoding: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("exporters.kafka.producer.compression: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("exporters.kafka.producer.acks: unknown key"));
+    List<String> bad = problems(String.join("\n",
+        "exporters:",
+        "  kafka:",
+        "    brokers: [127.0.0.1:9092]",
+        "    producer:",
+        "      properties:",
+        "        acks: \"0\""));
+    assertThat(bad).singleElement().satisfies(x -> assertThat(x).startsWith("exporters.kafka.producer: "));
+  }
 }
