@@ -349,6 +349,13 @@ public final class DurablePipeline implements TelemetrySink, AutoCloseable {
         }
         futures.add(f);
       }
+      // Everything of this poll is handed over and about to be waited for: nothing is to be
+      // gained by the exporter holding the tail back to merge it with batches that cannot come.
+      try {
+        exporter.flush();
+      } catch (RuntimeException e) {
+        log.warn("exporter {} failed to flush: {}", exporter.name(), e.toString());
+      }
       long confirmed = -1;
       for (int i = 0; i < futures.size(); i++) {
         try {

@@ -23,6 +23,13 @@ public interface Exporter extends AutoCloseable {
   CompletableFuture<Void> export(TelemetryBatch batch);
 
   /**
+   * Sends at once whatever the exporter holds back to merge with later batches. Called by a
+   * pipeline that waits for the futures of what it handed over, so that they do not wait out a
+   * batching timeout; exporters that do not batch need not implement it.
+   */
+  default void flush() {}
+
+  /**
    * Finishes what was handed over and stops; idempotent. Batches exported after close fail with
    * {@link PipelineFullException}.
    */

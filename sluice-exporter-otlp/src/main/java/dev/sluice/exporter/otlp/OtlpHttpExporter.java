@@ -316,6 +316,25 @@ public final class OtlpHttpExporter implements Exporter {
     return future;
   }
 
+  /** Sends every batch being merged now, without waiting for {@code batch.timeout}. */
+  @Override
+  public void flush() {
+    List<Batcher.Pending> ready = new ArrayList<>();
+    synchronized (lock) {
+      if (state != State.RUNNING) {
+        return;
+      }
+      for (Slot slot : batchers.values()) {
+        if (!slot.batcher.isEmpty()) {
+          ready.add(slot.batcher.drain());
+        }
+      }
+    }
+    for (Batcher.Pending p : ready) {
+      dispatcher.submit(p);
+    }
+  }
+
   private void flushIfDue(BatchKey key, long generation) {
     Batcher.Pending p = null;
     synchronized (lock) {

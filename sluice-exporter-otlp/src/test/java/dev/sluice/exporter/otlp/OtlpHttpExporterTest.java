@@ -144,6 +144,31 @@ class OtlpHttpExporterTest {
   }
 
   @Test
+  void flushSendsWhatIsBeingMergedWithoutWaitingForTheTimeout() throws Exception {
+    Backend backend = backend();
+    OtlpHttpExporter exporter = start(OtlpHttpExporter.builder()
+        .endpoint(backend.url())
+        .batchTimeout(Duration.ofMinutes(10))
+        .batchMaxItems(100_000));
+    List<CompletableFuture<Void>> futures = new ArrayList<>();
+    List<String> sent = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      Message m = TestData.traces(1, 1, 2, 1, 100 + i);
+      sent.addAll(flatKeys(m));
+      futures.add(exporter.export(TestData.batch(Signal.TRACES, m)));
+    }
+    assertThat(futures).noneMatch(CompletableFuture::isDone);
+    exporter.flush();
+    CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+    assertThat(backend.requests()).isEqualTo(1);
+    List<String> got = new ArrayList<>();
+    for (Message m : backend.messages()) {
+      got.addAll(flatKeys(m));
+    }
+    assertThat(got).containsExactlyInAnyOrderElementsOf(sent);
+  }
+
+  @Test
   void aBatchFlushesAsSoonAsItHoldsEnoughItems() throws Exception {
     Backend backend = backend();
     OtlpHttpExporter exporter = start(OtlpHttpExporter.builder()
