@@ -8,6 +8,7 @@ import dev.sluice.pipeline.DurablePipeline;
 import dev.sluice.pipeline.Pipeline;
 import dev.sluice.pipeline.TelemetrySink;
 import dev.sluice.queue.DurableQueue;
+import dev.sluice.kafka.receiver.KafkaReceiver;
 import dev.sluice.queue.FsyncPolicy;
 import dev.sluice.receiver.otlp.OtlpHttpReceiver;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -37,15 +38,18 @@ public final class Sluice implements AutoCloseable {
   private final TelemetrySink pipeline;
   private final AutoCloseable pipelineCloser;
   private final OtlpHttpReceiver receiver;
+  private final KafkaReceiver kafkaReceiver;
   private final AdminServer admin;
   private volatile boolean closed;
 
   private Sluice(SluiceConfig config, PrometheusMeterRegistry registry, TelemetrySink pipeline,
-      AutoCloseable pipelineCloser, OtlpHttpReceiver receiver, AdminServer admin) {
+      AutoCloseable pipelineCloser, OtlpHttpReceiver receiver, KafkaReceiver kafkaReceiver,
+      AdminServer admin) {
     this.config = config;
     this.registry = registry;
     this.pipeline = pipeline;
     this.pipelineCloser = pipelineCloser;
+    this.kafkaReceiver = kafkaReceiver;
     this.receiver = receiver;
     this.admin = admin;
   }
@@ -86,17 +90,25 @@ public final class Sluice implements AutoCloseable {
       startPipeline = memory::start;
     }
     OtlpHttpReceiver receiver = null;
+    KafkaReceiver kafka = null;
     AdminServer admin = null;
     try {
       startPipeline.run();
       receiver = new OtlpHttpReceiver(config.receiver(), pipeline, registry).start();
+      if (config.kafkaReceiver() != null) {
+        kafka = config.kafkaReceiver().factory().apply(pipeline, registry);
+        kafka.start();
+      }
       admin = new AdminServer(config.admin(), registry, pipeline::ready).start();
-      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, admin);
+      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, kafka, admin);
       log.info(s.describe());
       return s;
     } catch (RuntimeException e) {
       if (admin != null) {
         admin.close();
+      }
+      if (kafka != null) {
+        kafka.close();
       }
       if (receiver != null) {
         receiver.close(Duration.ZERO);
@@ -119,7 +131,10 @@ public final class Sluice implements AutoCloseable {
     config.exporters().forEach(e -> out.add(e.description()));
     return "Sluice " + Version.get() + " receiving OTLP/HTTP on " + scheme + "://"
         + addr.getHostString() + ":" + addr.getPort() + " (" + paths + ", " + receiver.transport()
-        + (config.receiver().auth() == null ? "" : ", auth on") + "), admin on http://"
+        + (config.receiver().auth() == null ? "" : ", auth on") + ")"
+        + (config.kafkaReceiver() == null ? "" : ", receiving from Kafka "
+            + config.kafkaReceiver().description())
+        + ", admin on http://"
         + admin.localAddress().getHostString() + ":" + admin.localAddress().getPort()
         + ", " + queueText() + ", exporting to " + out + ", data_dir "
         + config.dataDir().toAbsolutePath().normalize();
@@ -180,6 +195,9 @@ public final class Sluice implements AutoCloseable {
       return;
     }
     closed = true;
+    if (kafkaReceiver != null) {
+      kafkaReceiver.close(); // commits what the pipeline has durably accepted
+    }
     receiver.close(drain);
     closeQuietly(pipelineCloser);
     admin.close();

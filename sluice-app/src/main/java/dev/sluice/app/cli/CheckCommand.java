@@ -34,6 +34,9 @@ final class CheckCommand implements Callable<Integer> {
           ? "durable in " + q.directory() + " (fsync " + q.fsync() + ", max " + q.maxBytes()
               + " bytes)"
           : "memory (max " + cfg.maxInFlightBytes() + " bytes in flight)"));
+      if (cfg.kafkaReceiver() != null) {
+        System.out.println("  receiver: " + cfg.kafkaReceiver().description());
+      }
       cfg.exporters().forEach(e -> System.out.println("  exporter: " + e.description()));
       return 0;
     } catch (ConfigException e) {

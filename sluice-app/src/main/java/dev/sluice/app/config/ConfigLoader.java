@@ -221,6 +221,8 @@ public final class ConfigLoader {
     ConfigNode receivers = top.section("receivers");
     ConfigNode otlp = receivers.section("otlp");
     OtlpHttpReceiverSettings receiver = receiver(otlp);
+    SluiceConfig.KafkaReceiverSpec kafkaReceiver =
+        receivers.has("kafka") ? KafkaReceiverConfig.read(receivers.section("kafka")) : null;
     receivers.rejectUnknownKeys();
 
     ConfigNode pipeline = top.section("pipeline");
@@ -246,7 +248,8 @@ public final class ConfigLoader {
     if (!problems.isEmpty()) {
       throw new ConfigException(withoutFollowOns(problems, firstBindingProblem, unresolved));
     }
-    return new SluiceConfig(dataDir, admin, receiver, maxInFlight, queue, exporters);
+    return new SluiceConfig(dataDir, admin, receiver, kafkaReceiver, maxInFlight, queue,
+        exporters);
   }
 
   /**

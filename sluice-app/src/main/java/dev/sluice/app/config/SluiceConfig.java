@@ -16,6 +16,7 @@ import java.util.function.Function;
  * @param dataDir where Sluice keeps its data
  * @param admin where the admin endpoints (metrics, health) listen
  * @param receiver the OTLP/HTTP receiver
+ * @param kafkaReceiver the Kafka receiver, or null when none is configured
  * @param maxInFlightBytes with the memory queue: how many bytes may wait for the exporters
  * @param queue the queue between receivers and exporters
  * @param exporters every exporter, in the order configured
@@ -24,6 +25,7 @@ public record SluiceConfig(
     Path dataDir,
     InetSocketAddress admin,
     OtlpHttpReceiverSettings receiver,
+    KafkaReceiverSpec kafkaReceiver,
     long maxInFlightBytes,
     QueueSpec queue,
     List<ExporterSpec> exporters) {
@@ -38,6 +40,11 @@ public record SluiceConfig(
    */
   public record QueueSpec(boolean durable, Path directory, long maxBytes, long segmentBytes,
       String fsync, java.time.Duration fsyncInterval) {}
+
+  /** The configured Kafka receiver: a description and how to make it for a sink. */
+  public record KafkaReceiverSpec(String description,
+      java.util.function.BiFunction<dev.sluice.pipeline.TelemetrySink, MeterRegistry,
+          dev.sluice.kafka.receiver.KafkaReceiver> factory) {}
 
   /** One configured exporter: its name, a one-line description, and how to make it. */
   public record ExporterSpec(String name, String description,

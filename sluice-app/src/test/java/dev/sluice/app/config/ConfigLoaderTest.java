@@ -961,4 +961,36 @@ class ConfigLoaderTest {
         "        acks: \"0\""));
     assertThat(bad).singleElement().satisfies(x -> assertThat(x).startsWith("exporters.kafka.producer: "));
   }
+
+  @Test
+  void kafkaReceiverIsReadAndCheckedWithoutConnecting() {
+    SluiceConfig c = load(String.join("\n",
+        "receivers:",
+        "  kafka:",
+        "    brokers: [127.0.0.1:9092]",
+        "    group_id: ingest",
+        "    initial_offset: earliest",
+        "    traces:",
+        "      topics: [edge_spans, more_spans]",
+        "    metrics:",
+        "      topic: edge_metrics",
+        "    consumer:",
+        "      properties:",
+        "        security.protocol: SSL"));
+    assertThat(c.kafkaReceiver()).isNotNull();
+    assertThat(c.kafkaReceiver().description()).contains("127.0.0.1:9092").contains("ingest");
+    List<String> p = problems(String.join("\n",
+        "receivers:",
+        "  kafka:",
+        "    initial_offset: middle",
+        "    encoding: avro",
+        "    consumer:",
+        "      properties:",
+        "        enable.auto.commit: \"true\""));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("receivers.kafka.brokers: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("receivers.kafka.initial_offset: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("receivers.kafka.encoding: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("receivers.kafka.consumer.properties: "));
+    assertThat(load("receivers:\n  otlp: {}\n").kafkaReceiver()).isNull();
+  }
 }
