@@ -8,6 +8,7 @@ import dev.sluice.pipeline.DurablePipeline;
 import dev.sluice.pipeline.Pipeline;
 import dev.sluice.pipeline.TelemetrySink;
 import dev.sluice.queue.DurableQueue;
+import dev.sluice.kafka.bridge.TransactionalBridge;
 import dev.sluice.kafka.receiver.KafkaReceiver;
 import dev.sluice.queue.FsyncPolicy;
 import dev.sluice.receiver.otlp.OtlpHttpReceiver;
@@ -39,17 +40,19 @@ public final class Sluice implements AutoCloseable {
   private final AutoCloseable pipelineCloser;
   private final OtlpHttpReceiver receiver;
   private final KafkaReceiver kafkaReceiver;
+  private final List<TransactionalBridge> bridges;
   private final AdminServer admin;
   private volatile boolean closed;
 
   private Sluice(SluiceConfig config, PrometheusMeterRegistry registry, TelemetrySink pipeline,
       AutoCloseable pipelineCloser, OtlpHttpReceiver receiver, KafkaReceiver kafkaReceiver,
-      AdminServer admin) {
+      List<TransactionalBridge> bridges, AdminServer admin) {
     this.config = config;
     this.registry = registry;
     this.pipeline = pipeline;
     this.pipelineCloser = pipelineCloser;
     this.kafkaReceiver = kafkaReceiver;
+    this.bridges = bridges;
     this.receiver = receiver;
     this.admin = admin;
   }
@@ -91,6 +94,7 @@ public final class Sluice implements AutoCloseable {
     }
     OtlpHttpReceiver receiver = null;
     KafkaReceiver kafka = null;
+    List<TransactionalBridge> bridges = new ArrayList<>();
     AdminServer admin = null;
     try {
       startPipeline.run();
@@ -99,14 +103,20 @@ public final class Sluice implements AutoCloseable {
         kafka = config.kafkaReceiver().factory().apply(pipeline, registry);
         kafka.start();
       }
+      for (SluiceConfig.BridgeSpec spec : config.bridges()) {
+        TransactionalBridge bridge = spec.factory().apply(registry);
+        bridges.add(bridge);
+        bridge.start();
+      }
       admin = new AdminServer(config.admin(), registry, pipeline::ready).start();
-      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, kafka, admin);
+      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, kafka, bridges, admin);
       log.info(s.describe());
       return s;
     } catch (RuntimeException e) {
       if (admin != null) {
         admin.close();
       }
+      bridges.forEach(TransactionalBridge::close);
       if (kafka != null) {
         kafka.close();
       }
@@ -134,6 +144,9 @@ public final class Sluice implements AutoCloseable {
         + (config.receiver().auth() == null ? "" : ", auth on") + ")"
         + (config.kafkaReceiver() == null ? "" : ", receiving from Kafka "
             + config.kafkaReceiver().description())
+        + (config.bridges().isEmpty() ? "" : ", bridges "
+            + String.join(", ", config.bridges().stream().map(SluiceConfig.BridgeSpec::description)
+                .toList()))
         + ", admin on http://"
         + admin.localAddress().getHostString() + ":" + admin.localAddress().getPort()
         + ", " + queueText() + ", exporting to " + out + ", data_dir "
@@ -195,6 +208,7 @@ public final class Sluice implements AutoCloseable {
       return;
     }
     closed = true;
+    bridges.forEach(TransactionalBridge::close);
     if (kafkaReceiver != null) {
       kafkaReceiver.close(); // commits what the pipeline has durably accepted
     }

@@ -38,6 +38,7 @@ final class CheckCommand implements Callable<Integer> {
         System.out.println("  receiver: " + cfg.kafkaReceiver().description());
       }
       cfg.exporters().forEach(e -> System.out.println("  exporter: " + e.description()));
+      cfg.bridges().forEach(b -> System.out.println("  bridge:   " + b.description()));
       return 0;
     } catch (ConfigException e) {
       System.err.println(config + ": " + e.getMessage());

@@ -244,12 +244,14 @@ public final class ConfigLoader {
     pipeline.rejectUnknownKeys();
 
     List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir, queue.durable());
+    List<SluiceConfig.BridgeSpec> bridges =
+        top.has("bridges") ? KafkaBridgeConfig.read(top.section("bridges")) : List.of();
     top.rejectUnknownKeys();
     if (!problems.isEmpty()) {
       throw new ConfigException(withoutFollowOns(problems, firstBindingProblem, unresolved));
     }
     return new SluiceConfig(dataDir, admin, receiver, kafkaReceiver, maxInFlight, queue,
-        exporters);
+        exporters, bridges);
   }
 
   /**

@@ -20,6 +20,7 @@ import java.util.function.Function;
  * @param maxInFlightBytes with the memory queue: how many bytes may wait for the exporters
  * @param queue the queue between receivers and exporters
  * @param exporters every exporter, in the order configured
+ * @param bridges exactly-once Kafka-to-Kafka bridges
  */
 public record SluiceConfig(
     Path dataDir,
@@ -28,7 +29,12 @@ public record SluiceConfig(
     KafkaReceiverSpec kafkaReceiver,
     long maxInFlightBytes,
     QueueSpec queue,
-    List<ExporterSpec> exporters) {
+    List<ExporterSpec> exporters,
+    List<BridgeSpec> bridges) {
+
+  /** A configured exactly-once Kafka bridge: a description and how to make it. */
+  public record BridgeSpec(String description,
+      Function<MeterRegistry, dev.sluice.kafka.bridge.TransactionalBridge> factory) {}
 
   /**
    * The queue between receivers and exporters.

@@ -993,4 +993,41 @@ class ConfigLoaderTest {
     assertThat(p).anySatisfy(x -> assertThat(x).startsWith("receivers.kafka.consumer.properties: "));
     assertThat(load("receivers:\n  otlp: {}\n").kafkaReceiver()).isNull();
   }
+
+  @Test
+  void bridgesAreReadAndCheckedWithoutConnecting() {
+    SluiceConfig c = load(String.join("\n",
+        "bridges:",
+        "  per-tenant:",
+        "    brokers: [127.0.0.1:9092]",
+        "    instance_id: node-1",
+        "    transform: route_by_tenant",
+        "    tenant_topic_pattern: \"{topic}.{tenant}\"",
+        "    traces:",
+        "      input_topic: otlp_spans",
+        "      output_topic: tenant_spans",
+        "    max_records_per_transaction: 500"));
+    assertThat(c.bridges()).singleElement()
+        .satisfies(b -> assertThat(b.description()).contains("per-tenant")
+            .contains("route_by_tenant").contains("127.0.0.1:9092"));
+    List<String> p = problems(String.join("\n",
+        "bridges:",
+        "  b:",
+        "    transform: shuffle",
+        "    traces:",
+        "      input_topic: x"));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("bridges.b.brokers: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("bridges.b.instance_id: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("bridges.b.transform: "));
+    assertThat(p).anySatisfy(x -> assertThat(x).startsWith("bridges.b.traces.output_topic: "));
+    List<String> same = problems(String.join("\n",
+        "bridges:",
+        "  loop:",
+        "    brokers: [127.0.0.1:9092]",
+        "    instance_id: n",
+        "    traces:",
+        "      input_topic: t",
+        "      output_topic: t"));
+    assertThat(same).singleElement().satisfies(x -> assertThat(x).startsWith("bridges.loop: "));
+  }
 }
