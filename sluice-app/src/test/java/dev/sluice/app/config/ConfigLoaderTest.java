@@ -657,10 +657,10 @@ class ConfigLoaderTest {
 
     @Test
     void anUnknownExporterType() {
-      assertThat(problems("exporters:\n  kafka/main:\n    brokers: [a]\n"))
+      assertThat(problems("exporters:\n  prometheus/main:\n    endpoint: a\n"))
           .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
-          .startsWith("exporters.kafka/main: ")
-          .contains("unknown exporter type kafka", "file", "debug");
+          .startsWith("exporters.prometheus/main: ")
+          .contains("unknown exporter type prometheus", "file", "debug", "otlphttp", "kafka");
     }
 
     @Test
