@@ -25,6 +25,8 @@ abstract class Balancer {
         return new SmoothWeightedRoundRobin(endpoints);
       case LEAST_REQUESTS:
         return new LeastRequests(endpoints);
+      case POWER_OF_TWO_CHOICES:
+        return new PowerOfTwoChoices(endpoints);
       case CONSISTENT_HASH:
         return new Ketama(endpoints);
       default:
@@ -93,6 +95,48 @@ abstract class Balancer {
         }
       }
       return best;
+    }
+  }
+
+  /**
+   * Two draws at random, each endpoint with a chance in proportion to its weight among the
+   * available ones; the one with the lower {@code outstanding / weight} wins.
+   */
+  static final class PowerOfTwoChoices extends Balancer {
+    PowerOfTwoChoices(List<EndpointState> endpoints) {
+      super(endpoints);
+    }
+
+    @Override
+    EndpointState pick(byte[] hashKey, Predicate<EndpointState> available) {
+      long total = 0;
+      for (EndpointState e : endpoints) {
+        if (available.test(e)) {
+          total += e.weight;
+        }
+      }
+      if (total == 0) {
+        return null;
+      }
+      var random = java.util.concurrent.ThreadLocalRandom.current();
+      EndpointState a = draw(random.nextLong(total), available);
+      EndpointState b = draw(random.nextLong(total), available);
+      return (long) b.outstanding * a.weight < (long) a.outstanding * b.weight ? b : a;
+    }
+
+    private EndpointState draw(long ticket, Predicate<EndpointState> available) {
+      EndpointState last = null;
+      for (EndpointState e : endpoints) {
+        if (!available.test(e)) {
+          continue;
+        }
+        last = e;
+        ticket -= e.weight;
+        if (ticket < 0) {
+          return e;
+        }
+      }
+      return last;
     }
   }
 

@@ -9,12 +9,14 @@ import java.util.Objects;
  * [expectedStatusFrom, expectedStatusTo]} within {@code timeout} is a success. An endpoint becomes
  * unhealthy after {@code unhealthyThreshold} failures in a row, and healthy again after {@code
  * healthyThreshold} successes in a row. Endpoints start healthy.
+ *
+ * <p>A TCP check ({@link #tcp}, {@code path} null) only opens a connection (and completes the TLS
+ * handshake on an https endpoint): for upstreams that have no health path.
  */
 public record HealthCheck(String path, Duration interval, Duration timeout, int healthyThreshold,
     int unhealthyThreshold, int expectedStatusFrom, int expectedStatusTo) {
   public HealthCheck {
-    Objects.requireNonNull(path, "path");
-    if (!path.startsWith("/")) {
+    if (path != null && !path.startsWith("/")) {
       throw new IllegalArgumentException("health check path must start with '/': " + path);
     }
     PassiveEjection.positive(interval, "health check interval");
@@ -38,6 +40,19 @@ public record HealthCheck(String path, Duration interval, Duration timeout, int 
   /** {@code GET path} every 10 s, 2 s timeout, healthy after 2 successes, unhealthy after 3 failures. */
   public static HealthCheck of(String path) {
     return new HealthCheck(path, Duration.ofSeconds(10), Duration.ofSeconds(2), 2, 3);
+  }
+
+  /**
+   * A check that only connects, every {@code interval}: for upstreams without a health path.
+   */
+  public static HealthCheck tcp(Duration interval, Duration timeout, int healthyThreshold,
+      int unhealthyThreshold) {
+    return new HealthCheck(null, interval, timeout, healthyThreshold, unhealthyThreshold);
+  }
+
+  /** Whether the check only opens a connection rather than asking for {@link #path}. */
+  public boolean isTcp() {
+    return path == null;
   }
 
   boolean expected(int status) {

@@ -18,6 +18,12 @@ public enum LoadBalancing {
    */
   LEAST_REQUESTS,
   /**
+   * Power of two choices: two endpoints drawn at random (by weight), the one with fewer outstanding
+   * requests per unit of weight wins. Nearly as even as {@link #LEAST_REQUESTS} and without its
+   * herding when many balancers share the same endpoints.
+   */
+  POWER_OF_TWO_CHOICES,
+  /**
    * A ketama ring (MD5, 100 points per unit of weight) keyed by {@link UpstreamRequest#hashKey()}:
    * the same key goes to the same endpoint, and an endpoint that goes away moves only its own keys.
    * An unavailable endpoint is skipped by walking the ring onwards; requests without a hash key are

@@ -593,6 +593,10 @@ public final class UpstreamGroup implements AutoCloseable {
     if (shutdown) {
       return;
     }
+    if (healthCheck.isTcp()) {
+      probe(e);
+      return;
+    }
     HttpHeaders headers = new DefaultHttpHeaders()
         .set(HttpHeaderNames.USER_AGENT, "sluice-health-check");
     UpstreamRequest req = new UpstreamRequest(HttpMethod.GET, healthCheck.path(), headers,
@@ -616,6 +620,51 @@ public final class UpstreamGroup implements AutoCloseable {
       }
     });
     e.healthPool.submit(ex);
+  }
+
+  /** A TCP check: a connection (and TLS handshake) within the timeout, closed at once. */
+  private void probe(EndpointState e) {
+    io.netty.bootstrap.Bootstrap b = new io.netty.bootstrap.Bootstrap()
+        .group(control)
+        .channel(transport.clientChannel())
+        .option(io.netty.channel.ChannelOption.CONNECT_TIMEOUT_MILLIS,
+            (int) Math.max(1, Math.min(Integer.MAX_VALUE, healthCheck.timeout().toMillis())))
+        .handler(new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
+          @Override
+          protected void initChannel(io.netty.channel.Channel ch) {
+            if (e.endpoint.tls()) {
+              String peer = tls.serverName() != null ? tls.serverName() : e.host;
+              var ssl = sslContext.newHandler(ch.alloc(), peer, e.endpoint.port());
+              ssl.setHandshakeTimeoutMillis(Math.max(1, healthCheck.timeout().toMillis()));
+              ch.pipeline().addLast(ssl);
+            }
+          }
+        });
+    b.connect(java.net.InetSocketAddress.createUnresolved(e.host, e.endpoint.port()))
+        .addListener((io.netty.channel.ChannelFutureListener) f -> {
+          if (!f.isSuccess()) {
+            probed(e, false, f.cause());
+            return;
+          }
+          var ssl = f.channel().pipeline().get(io.netty.handler.ssl.SslHandler.class);
+          if (ssl == null) {
+            f.channel().close();
+            probed(e, true, null);
+            return;
+          }
+          ssl.handshakeFuture().addListener(h -> {
+            f.channel().close();
+            probed(e, h.isSuccess(), h.cause());
+          });
+        });
+  }
+
+  private void probed(EndpointState e, boolean ok, Throwable error) {
+    checked(e, ok, -1, error);
+    if (!shutdown) {
+      e.nextCheck = control.schedule(() -> check(e), healthCheck.interval().toNanos(),
+          TimeUnit.NANOSECONDS);
+    }
   }
 
   private void checked(EndpointState e, boolean ok, int status, Throwable error) {
