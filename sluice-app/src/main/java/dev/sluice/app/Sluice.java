@@ -11,6 +11,9 @@ import dev.sluice.queue.DurableQueue;
 import dev.sluice.kafka.bridge.TransactionalBridge;
 import dev.sluice.kafka.receiver.KafkaReceiver;
 import dev.sluice.queue.FsyncPolicy;
+import dev.sluice.proxy.ReverseProxy;
+import dev.sluice.proxy.settings.ListenerSettings;
+import dev.sluice.proxy.settings.UpstreamSettings;
 import dev.sluice.receiver.otlp.OtlpHttpReceiver;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
@@ -19,17 +22,21 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.StringJoiner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running Sluice: the exporters, the pipeline, the OTLP/HTTP receiver and the admin listener,
- * started from a {@link SluiceConfig} and stopped in the reverse order so that nothing accepted is
- * left behind.
+ * A running Sluice: the exporters, the pipeline, the OTLP/HTTP receiver, the reverse proxy and the
+ * admin listener, started from a {@link SluiceConfig} and stopped in the reverse order so that
+ * nothing accepted is left behind: the proxy drains first, then the receivers, then the pipeline.
+ * Without a receiver (and without proxy spans to export) no pipeline is started at all.
  */
 public final class Sluice implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Sluice.class);
@@ -41,13 +48,15 @@ public final class Sluice implements AutoCloseable {
   private final OtlpHttpReceiver receiver;
   private final KafkaReceiver kafkaReceiver;
   private final List<TransactionalBridge> bridges;
+  private final ReverseProxy proxy;
   private final AdminServer admin;
   private volatile boolean closed;
 
   private Sluice(SluiceConfig config, PrometheusMeterRegistry registry, TelemetrySink pipeline,
       AutoCloseable pipelineCloser, OtlpHttpReceiver receiver, KafkaReceiver kafkaReceiver,
-      List<TransactionalBridge> bridges, AdminServer admin) {
+      List<TransactionalBridge> bridges, ReverseProxy proxy, AdminServer admin) {
     this.config = config;
+    this.proxy = proxy;
     this.registry = registry;
     this.pipeline = pipeline;
     this.pipelineCloser = pipelineCloser;
@@ -63,42 +72,50 @@ public final class Sluice implements AutoCloseable {
    * @throws UncheckedIOException when a port cannot be bound or the data directory not created
    */
   public static Sluice start(SluiceConfig config) {
-    try {
-      Files.createDirectories(config.dataDir());
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create data_dir " + config.dataDir() + ": " + e, e);
+    boolean withPipeline = config.needsPipeline();
+    if (withPipeline || !config.bridges().isEmpty()) {
+      try {
+        Files.createDirectories(config.dataDir());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot create data_dir " + config.dataDir() + ": " + e, e);
+      }
     }
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
-    List<Exporter> exporters = new ArrayList<>();
-    for (SluiceConfig.ExporterSpec spec : config.exporters()) {
-      exporters.add(spec.factory().apply(registry));
-    }
-    TelemetrySink pipeline;
-    AutoCloseable closer;
-    Runnable startPipeline;
-    if (config.queue().durable()) {
-      DurableQueue queue = openQueue(config.queue(), exporters);
-      DurablePipeline durable = DurablePipeline.builder().queue(queue).exporters(exporters)
-          .meterRegistry(registry).build();
-      pipeline = durable;
-      closer = durable;
-      startPipeline = durable::start;
-    } else {
-      Pipeline memory = new Pipeline(exporters, config.maxInFlightBytes());
-      registry.gauge("sluice.pipeline.in_flight_bytes", memory, Pipeline::inFlightBytes);
-      pipeline = memory;
-      closer = memory;
-      startPipeline = memory::start;
+    TelemetrySink pipeline = null;
+    AutoCloseable closer = () -> {};
+    Runnable startPipeline = () -> {};
+    if (withPipeline) {
+      List<Exporter> exporters = new ArrayList<>();
+      for (SluiceConfig.ExporterSpec spec : config.exporters()) {
+        exporters.add(spec.factory().apply(registry));
+      }
+      if (config.queue().durable()) {
+        DurableQueue queue = openQueue(config.queue(), exporters);
+        DurablePipeline durable = DurablePipeline.builder().queue(queue).exporters(exporters)
+            .meterRegistry(registry).build();
+        pipeline = durable;
+        closer = durable;
+        startPipeline = durable::start;
+      } else {
+        Pipeline memory = new Pipeline(exporters, config.maxInFlightBytes());
+        registry.gauge("sluice.pipeline.in_flight_bytes", memory, Pipeline::inFlightBytes);
+        pipeline = memory;
+        closer = memory;
+        startPipeline = memory::start;
+      }
     }
     OtlpHttpReceiver receiver = null;
     KafkaReceiver kafka = null;
     List<TransactionalBridge> bridges = new ArrayList<>();
+    ReverseProxy proxy = null;
     AdminServer admin = null;
     try {
       startPipeline.run();
-      receiver = new OtlpHttpReceiver(config.receiver(), pipeline, registry).start();
+      if (config.receiver() != null) {
+        receiver = new OtlpHttpReceiver(config.receiver(), pipeline, registry).start();
+      }
       if (config.kafkaReceiver() != null) {
         kafka = config.kafkaReceiver().factory().apply(pipeline, registry);
         kafka.start();
@@ -108,13 +125,22 @@ public final class Sluice implements AutoCloseable {
         bridges.add(bridge);
         bridge.start();
       }
-      admin = new AdminServer(config.admin(), registry, pipeline::ready).start();
-      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, kafka, bridges, admin);
+      if (config.proxy() != null) {
+        proxy = startProxy(config.proxy(), registry, pipeline);
+      }
+      TelemetrySink readySink = pipeline;
+      admin = new AdminServer(config.admin(), registry,
+          readySink == null ? () -> true : readySink::ready).start();
+      Sluice s = new Sluice(config, registry, pipeline, closer, receiver, kafka, bridges, proxy,
+          admin);
       log.info(s.describe());
       return s;
     } catch (RuntimeException e) {
       if (admin != null) {
         admin.close();
+      }
+      if (proxy != null) {
+        proxy.close(Duration.ZERO);
       }
       bridges.forEach(TransactionalBridge::close);
       if (kafka != null) {
@@ -129,28 +155,109 @@ public final class Sluice implements AutoCloseable {
     }
   }
 
+  private static ReverseProxy startProxy(SluiceConfig.ProxySpec spec,
+      PrometheusMeterRegistry registry, TelemetrySink pipeline) {
+    ReverseProxy.Builder b = ReverseProxy.builder(spec.settings()).meterRegistry(registry);
+    if (spec.ioThreads() > 0) {
+      b.ioThreads(spec.ioThreads());
+    }
+    if (spec.settings().tracing() && pipeline != null) {
+      b.spanSink(new ProxySpans(pipeline, registry));
+    }
+    return b.build().start();
+  }
+
+  /**
+   * Applies the proxy section of {@code next}: routes, upstream groups and certificates. Requests
+   * in flight finish on the settings they started with. Other sections are not reloaded.
+   *
+   * @throws IllegalArgumentException when {@code next} has no proxy section, or its proxy cannot
+   *     be applied (a listener's address changed, say); the running settings stay
+   * @throws IllegalStateException when no proxy runs
+   */
+  public void reloadProxy(SluiceConfig next) {
+    if (proxy == null) {
+      throw new IllegalStateException("no proxy runs: the configuration it started from has no"
+          + " proxy section");
+    }
+    if (next.proxy() == null) {
+      throw new IllegalArgumentException("the new configuration has no proxy section");
+    }
+    if (next.proxy().settings().tracing() && pipeline == null) {
+      throw new IllegalArgumentException("proxy.tracing cannot be turned on by a reload when"
+          + " nothing else feeds the pipeline; restart instead");
+    }
+    proxy.reload(next.proxy().settings());
+  }
+
+  /** The reverse proxy, or null when the configuration has none. */
+  public ReverseProxy proxy() {
+    return proxy;
+  }
+
   /** The start-up line: what listens where and where the data goes. */
   String describe() {
-    var addr = receiver.localAddress();
-    String scheme = config.receiver().server().tls() == null ? "http" : "https";
-    StringJoiner paths = new StringJoiner(" ");
-    for (Signal s : Signal.values()) {
-      paths.add(config.receiver().path(s));
+    List<String> parts = new ArrayList<>();
+    if (receiver != null) {
+      var addr = receiver.localAddress();
+      String scheme = config.receiver().server().tls() == null ? "http" : "https";
+      StringJoiner paths = new StringJoiner(" ");
+      for (Signal s : Signal.values()) {
+        paths.add(config.receiver().path(s));
+      }
+      parts.add("receiving OTLP/HTTP on " + scheme + "://" + addr.getHostString() + ":"
+          + addr.getPort() + " (" + paths + ", " + receiver.transport()
+          + (config.receiver().auth() == null ? "" : ", auth on") + ")");
     }
-    StringJoiner out = new StringJoiner(", ");
-    config.exporters().forEach(e -> out.add(e.description()));
-    return "Sluice " + Version.get() + " receiving OTLP/HTTP on " + scheme + "://"
-        + addr.getHostString() + ":" + addr.getPort() + " (" + paths + ", " + receiver.transport()
-        + (config.receiver().auth() == null ? "" : ", auth on") + ")"
-        + (config.kafkaReceiver() == null ? "" : ", receiving from Kafka "
-            + config.kafkaReceiver().description())
-        + (config.bridges().isEmpty() ? "" : ", bridges "
-            + String.join(", ", config.bridges().stream().map(SluiceConfig.BridgeSpec::description)
-                .toList()))
-        + ", admin on http://"
-        + admin.localAddress().getHostString() + ":" + admin.localAddress().getPort()
-        + ", " + queueText() + ", exporting to " + out + ", data_dir "
-        + config.dataDir().toAbsolutePath().normalize();
+    if (config.kafkaReceiver() != null) {
+      parts.add("receiving from Kafka " + config.kafkaReceiver().description());
+    }
+    if (!config.bridges().isEmpty()) {
+      parts.add("bridges " + String.join(", ",
+          config.bridges().stream().map(SluiceConfig.BridgeSpec::description).toList()));
+    }
+    if (proxy != null) {
+      parts.add(proxyText());
+    }
+    parts.add("admin on http://" + admin.localAddress().getHostString() + ":"
+        + admin.localAddress().getPort());
+    if (pipeline != null) {
+      StringJoiner out = new StringJoiner(", ");
+      config.exporters().forEach(e -> out.add(e.description()));
+      parts.add(queueText());
+      parts.add("exporting to " + out);
+      parts.add("data_dir " + config.dataDir().toAbsolutePath().normalize());
+    }
+    return "Sluice " + Version.get() + " " + String.join(", ", parts);
+  }
+
+  /**
+   * "proxying on http://127.0.0.1:8080 (web) to api (http://10.0.0.1:8080 http://10.0.0.2:8080,
+   * round_robin); 2 routes".
+   */
+  private String proxyText() {
+    var settings = config.proxy().settings();
+    Map<String, InetSocketAddress> bound = proxy.localAddresses();
+    StringJoiner listeners = new StringJoiner(", ");
+    for (ListenerSettings l : settings.listeners()) {
+      InetSocketAddress a = bound.getOrDefault(l.name(), l.server().address());
+      listeners.add((l.server().tls() == null ? "http" : "https") + "://" + a.getHostString()
+          + ":" + a.getPort() + (l.name().equals("default") ? "" : " (" + l.name() + ")"));
+    }
+    StringJoiner upstreams = new StringJoiner(", ");
+    settings.upstreams().values().stream()
+        .sorted(java.util.Comparator.comparing(UpstreamSettings::name))
+        .forEach(u -> {
+          StringJoiner eps = new StringJoiner(" ");
+          u.endpoints().forEach(e -> eps.add(e.uri().toString()));
+          upstreams.add(u.name() + " (" + eps + ", "
+              + u.loadBalancing().name().toLowerCase(Locale.ROOT) + ")");
+        });
+    int routes = settings.routes().size();
+    return "proxying on " + listeners + " to " + upstreams + "; " + routes
+        + (routes == 1 ? " route" : " routes")
+        + (settings.accessLog() ? ", access log on" : "")
+        + (settings.tracing() ? ", tracing on" : "");
   }
 
   private String queueText() {
@@ -161,6 +268,7 @@ public final class Sluice implements AutoCloseable {
         : "memory queue (max " + config.maxInFlightBytes() + " bytes in flight)";
   }
 
+  /** The OTLP/HTTP receiver, or null when the configuration runs none. */
   public OtlpHttpReceiver receiver() {
     return receiver;
   }
@@ -169,6 +277,7 @@ public final class Sluice implements AutoCloseable {
     return admin;
   }
 
+  /** The pipeline, or null when nothing feeds one. */
   public TelemetrySink pipeline() {
     return pipeline;
   }
@@ -200,19 +309,26 @@ public final class Sluice implements AutoCloseable {
   }
 
   /**
-   * Stops taking requests, lets those in progress finish (up to {@code drain}), then lets the
-   * exporters write everything they were handed. Idempotent.
+   * Stops taking requests, lets those in progress finish (up to {@code drain} for the receiver,
+   * {@code proxy.drain_timeout} for the proxy), then lets the exporters write everything they were
+   * handed. Idempotent.
    */
   public synchronized void close(Duration drain) {
     if (closed) {
       return;
     }
     closed = true;
+    if (proxy != null) {
+      // First, so that the spans of its last requests still find the pipeline open.
+      proxy.close(config.proxy().settings().drainTimeout());
+    }
     bridges.forEach(TransactionalBridge::close);
     if (kafkaReceiver != null) {
       kafkaReceiver.close(); // commits what the pipeline has durably accepted
     }
-    receiver.close(drain);
+    if (receiver != null) {
+      receiver.close(drain);
+    }
     closeQuietly(pipelineCloser);
     admin.close();
     registry.close();

@@ -4,14 +4,19 @@ import dev.sluice.app.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code sluice} command: its subcommands are {@code run}, {@code check} and {@code send}. */
+/**
+ * The {@code sluice} command: its subcommands are {@code run}, {@code proxy}, {@code check} and
+ * {@code send}.
+ */
 @Command(
     name = "sluice",
     mixinStandardHelpOptions = true,
     versionProvider = Main.VersionProvider.class,
-    description = "Telemetry gateway: receives OTLP/HTTP and delivers it to its exporters.",
+    description = "Telemetry gateway (receives OTLP/HTTP and delivers it to its exporters) and HTTP"
+        + " reverse proxy.",
     subcommands = {
       RunCommand.class,
+      ProxyCommand.class,
       CheckCommand.class,
       SendCommand.class,
       CommandLine.HelpCommand.class

@@ -1,5 +1,6 @@
 package dev.sluice.app.cli;
 
+import dev.sluice.app.ConfigReloader;
 import dev.sluice.app.Sluice;
 import dev.sluice.app.config.ConfigException;
 import dev.sluice.app.config.ConfigLoader;
@@ -21,7 +22,9 @@ import picocli.CommandLine.Option;
           + ConfigLoader.DEFAULT_OTLP_ENDPOINT + ", admin on " + ConfigLoader.DEFAULT_ADMIN_ENDPOINT
           + ", data written as OTLP/JSON lines under ./data/export.",
       "Flags override the configuration file. Stop with Ctrl-C or SIGTERM: requests in progress"
-          + " are finished and everything accepted is written before exit."
+          + " are finished and everything accepted is written before exit.",
+      "With a proxy section, SIGHUP or a change of the file reloads the proxy's routes, upstreams"
+          + " and certificates; a bad new file is logged and the running one stays."
     })
 final class RunCommand implements Callable<Integer> {
   @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "YAML configuration file")
@@ -53,9 +56,10 @@ final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     SluiceConfig cfg;
+    ConfigLoader loader = new ConfigLoader(System.getenv());
+    ConfigLoader.Overrides overrides = new ConfigLoader.Overrides(listen, admin, dataDir, forward);
     try {
-      cfg = new ConfigLoader(System.getenv())
-          .load(config, new ConfigLoader.Overrides(listen, admin, dataDir, forward));
+      cfg = loader.load(config, overrides);
     } catch (ConfigException e) {
       System.err.println("sluice: " + e.getMessage());
       return 2;
@@ -66,6 +70,15 @@ final class RunCommand implements Callable<Integer> {
           + drainTimeout);
       return 2;
     }
+    return runUntilStopped(cfg, drain, config, () -> loader.load(config, overrides));
+  }
+
+  /**
+   * Starts {@code cfg} and waits for SIGTERM or Ctrl-C. With a proxy and a configuration {@code
+   * file}, SIGHUP and changes of the file reload the proxy from what {@code reload} loads.
+   */
+  static int runUntilStopped(SluiceConfig cfg, Duration drain, Path file,
+      java.util.function.Supplier<SluiceConfig> reload) throws InterruptedException {
     Sluice sluice;
     try {
       sluice = Sluice.start(cfg);
@@ -74,8 +87,16 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("sluice: " + e.getMessage());
       return 1;
     }
+    ConfigReloader reloader = null;
+    if (cfg.proxy() != null && file != null) {
+      reloader = new ConfigReloader(file, reload, sluice::reloadProxy).start();
+    }
+    ConfigReloader watching = reloader;
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (watching != null) {
+        watching.close();
+      }
       sluice.close(drain);
       stopped.countDown();
     }, "sluice-shutdown"));
@@ -83,7 +104,7 @@ final class RunCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static Duration parseDuration(String s) {
+  static Duration parseDuration(String s) {
     var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m)").matcher(s.trim());
     if (!m.matches()) {
       return null;

@@ -111,6 +111,14 @@ public final class ConfigLoader {
   }
 
   /**
+   * Loads a configuration made in code as a YAML tree (the command line's), with no environment
+   * substitution; its problems name the same key paths as a file's.
+   */
+  public SluiceConfig loadTree(ObjectNode tree, Overrides overrides) {
+    return bind(tree.deepCopy(), overrides, new ArrayList<>(), Set.of());
+  }
+
+  /**
    * Parses the YAML and substitutes the environment; a reference that cannot be substituted is
    * added to {@code problems}, so that it is reported together with the problems of binding, and
    * its key path to {@code unresolved}.
@@ -218,9 +226,11 @@ public final class ConfigLoader {
     InetSocketAddress admin = endpoint(adminNode, "endpoint", DEFAULT_ADMIN_ENDPOINT);
     adminNode.rejectUnknownKeys();
 
+    // With a proxy, the OTLP receiver runs only when configured; without, it always runs.
+    boolean hasProxy = root.hasNonNull("proxy");
     ConfigNode receivers = top.section("receivers");
-    ConfigNode otlp = receivers.section("otlp");
-    OtlpHttpReceiverSettings receiver = receiver(otlp);
+    OtlpHttpReceiverSettings receiver = hasProxy && !receivers.has("otlp") ? null
+        : receiver(receivers.section("otlp"));
     SluiceConfig.KafkaReceiverSpec kafkaReceiver =
         receivers.has("kafka") ? KafkaReceiverConfig.read(receivers.section("kafka")) : null;
     receivers.rejectUnknownKeys();
@@ -246,12 +256,14 @@ public final class ConfigLoader {
     List<SluiceConfig.ExporterSpec> exporters = exporters(top, dataDir, queue.durable());
     List<SluiceConfig.BridgeSpec> bridges =
         top.has("bridges") ? KafkaBridgeConfig.read(top.section("bridges")) : List.of();
+    SluiceConfig.ProxySpec proxy =
+        top.has("proxy") ? ProxyConfig.read(top.section("proxy")) : null;
     top.rejectUnknownKeys();
     if (!problems.isEmpty()) {
       throw new ConfigException(withoutFollowOns(problems, firstBindingProblem, unresolved));
     }
     return new SluiceConfig(dataDir, admin, receiver, kafkaReceiver, maxInFlight, queue,
-        exporters, bridges);
+        exporters, bridges, proxy);
   }
 
   /**
@@ -312,27 +324,9 @@ public final class ConfigLoader {
     server.ioThreads(n.integer("io_threads", 0, 0, 1024));
 
     if (n.has("tls")) {
-      ConfigNode t = n.section("tls");
-      String cert = t.string("cert_file", null);
-      String key = t.string("key_file", null);
-      String ca = t.string("client_ca_file", null);
-      String min = t.oneOf("min_version", "1.2", "1.2", "1.3");
-      if (cert == null) {
-        t.problem("cert_file", "is required when tls is configured");
-      }
-      if (key == null) {
-        t.problem("key_file", "is required when tls is configured");
-      }
-      t.rejectUnknownKeys();
-      if (cert != null && key != null) {
-        TlsSettings tls = TlsSettings.of(Path.of(cert), Path.of(key),
-            ca == null ? null : Path.of(ca), min);
-        try {
-          tls.serverContext(http2); // fails now, with the file named, rather than at start
-          server.tls(tls);
-        } catch (IllegalArgumentException e) {
-          t.problem(null, e.getMessage());
-        }
+      TlsSettings tls = TlsConfig.server(n.section("tls"), http2);
+      if (tls != null) {
+        server.tls(tls);
       }
     }
 
@@ -538,7 +532,7 @@ public final class ConfigLoader {
   }
 
   /** Parses {@code host:port}, {@code [v6]:port} or {@code :port} (every interface). */
-  private static InetSocketAddress endpoint(ConfigNode n, String key, String dflt) {
+  static InetSocketAddress endpoint(ConfigNode n, String key, String dflt) {
     String v = n.string(key, dflt);
     int colon = v.lastIndexOf(':');
     if (colon < 0) {

@@ -60,6 +60,69 @@ final class ConfigNode {
     return v == null || v.isNull() ? null : v;
   }
 
+  /** The value at {@code key} as YAML gave it, or null; for values of more than one shape. */
+  JsonNode value(String key) {
+    return raw(key);
+  }
+
+  /** A section found inside a value of this one (an item of a list), at its own key path. */
+  ConfigNode child(JsonNode section, String childPath) {
+    return new ConfigNode(section, childPath, problems);
+  }
+
+  /** Records a problem at a full key path, such as that of a list item. */
+  void problemAt(String fullPath, String message) {
+    problems.add(fullPath + ": " + message);
+  }
+
+  /** A number that may have a fraction, such as a rate. */
+  double number(String key, double dflt, double min, double max) {
+    JsonNode v = raw(key);
+    if (v == null) {
+      return dflt;
+    }
+    double n;
+    if (v.isNumber()) {
+      n = v.doubleValue();
+    } else if (v.isTextual() && v.asText().trim().matches("-?\\d{1,15}(\\.\\d{1,15})?")) {
+      n = Double.parseDouble(v.asText().trim());
+    } else {
+      problem(key, "must be a number, not " + describe(v));
+      return dflt;
+    }
+    if (!(n >= min && n <= max)) {
+      problem(key, "must be between " + plain(min) + " and " + plain(max) + ", not " + plain(n));
+      return dflt;
+    }
+    return n;
+  }
+
+  private static String plain(double d) {
+    return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+  }
+
+  /** A section of names to string values, such as headers, in the order given. */
+  java.util.Map<String, String> stringMap(String key) {
+    java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+    JsonNode v = raw(key);
+    if (v == null) {
+      return out;
+    }
+    if (!v.isObject()) {
+      problem(key, "must be a section of names and values, not " + describe(v));
+      return out;
+    }
+    v.fields().forEachRemaining(e -> {
+      if (!e.getValue().isValueNode() || e.getValue().isNull()) {
+        problems.add(pathOf(key) + "." + e.getKey() + ": must be a single value, not "
+            + describe(e.getValue()));
+      } else {
+        out.put(e.getKey(), e.getValue().asText());
+      }
+    });
+    return out;
+  }
+
   /** A nested section; an absent one reads as empty, so its defaults apply. */
   ConfigNode section(String key) {
     JsonNode v = raw(key);
@@ -298,7 +361,7 @@ final class ConfigNode {
     }
   }
 
-  private static String describe(JsonNode v) {
+  static String describe(JsonNode v) {
     if (v.isObject()) {
       return "a section";
     }

@@ -10,7 +10,6 @@ import dev.sluice.http.upstream.HealthCheck;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.PassiveEjection;
 import dev.sluice.http.upstream.UpstreamTls;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -128,39 +127,9 @@ final class OtlpHttpExporterConfig {
     }
 
     if (e.has("tls")) {
-      ConfigNode t = e.section("tls");
-      UpstreamTls.Builder tls = UpstreamTls.builder();
-      String ca = t.string("ca_file", null);
-      String cert = t.string("cert_file", null);
-      String key = t.string("key_file", null);
-      boolean insecure = t.bool("insecure_skip_verify", false);
-      String serverName = t.string("server_name_override", null);
-      String minVersion = t.oneOf("min_version", "1.2", "1.2", "1.3");
-      t.rejectUnknownKeys();
-      if ((cert == null) != (key == null)) {
-        t.problem(cert == null ? "cert_file" : "key_file",
-            "cert_file and key_file go together (a client certificate for mutual TLS)");
-      }
-      // The files are read when the exporter starts; a missing one is found now, with its key.
-      for (String[] f : new String[][] {{"ca_file", ca}, {"cert_file", cert}, {"key_file", key}}) {
-        if (f[1] != null && !Files.isReadable(Path.of(f[1]))) {
-          t.problem(f[0], f[1] + " does not exist or is not readable");
-        }
-      }
-      try {
-        if (ca != null) {
-          tls.caFile(Path.of(ca));
-        }
-        if (cert != null && key != null) {
-          tls.clientCertificate(Path.of(cert), Path.of(key));
-        }
-        tls.insecureSkipVerify(insecure).minVersion(minVersion);
-        if (serverName != null) {
-          tls.serverName(serverName);
-        }
-        b.tls(tls.build());
-      } catch (IllegalArgumentException ex) {
-        t.problem(null, ex.getMessage());
+      UpstreamTls tls = TlsConfig.upstream(e.section("tls"));
+      if (tls != null) {
+        b.tls(tls);
       }
     }
 
@@ -189,18 +158,10 @@ final class OtlpHttpExporterConfig {
     }
     pe.rejectUnknownKeys();
     if (e.has("circuit_breaker")) {
-      ConfigNode cb = e.section("circuit_breaker");
-      CircuitBreakerSettings d = CircuitBreakerSettings.defaults();
-      try {
-        b.circuitBreaker(new CircuitBreakerSettings(
-            cb.integer("failure_rate_threshold", (int) d.failureRateThreshold(), 1, 100),
-            cb.integer("minimum_calls", d.minimumCalls(), 1, 100_000),
-            cb.duration("window", d.window()), cb.duration("open_duration", d.openDuration()),
-            cb.integer("half_open_calls", d.halfOpenCalls(), 1, 1000)));
-      } catch (IllegalArgumentException ex) {
-        cb.problem(null, ex.getMessage());
+      CircuitBreakerSettings cb = circuitBreaker(e.section("circuit_breaker"));
+      if (cb != null) {
+        b.circuitBreaker(cb);
       }
-      cb.rejectUnknownKeys();
     }
 
     ConfigNode batch = e.section("batch");
@@ -226,6 +187,23 @@ final class OtlpHttpExporterConfig {
             logs == null ? "" : logs)).trim();
     return new SluiceConfig.ExporterSpec(name, name + " (otlphttp, " + target + ")",
         registry -> b.meterRegistry(registry).build());
+  }
+
+  /** A {@code circuit_breaker} section, or null after recording its problems. */
+  static CircuitBreakerSettings circuitBreaker(ConfigNode cb) {
+    CircuitBreakerSettings d = CircuitBreakerSettings.defaults();
+    CircuitBreakerSettings out = null;
+    try {
+      out = new CircuitBreakerSettings(
+          cb.integer("failure_rate_threshold", (int) d.failureRateThreshold(), 1, 100),
+          cb.integer("minimum_calls", d.minimumCalls(), 1, 100_000),
+          cb.duration("window", d.window()), cb.duration("open_duration", d.openDuration()),
+          cb.integer("half_open_calls", d.halfOpenCalls(), 1, 1000));
+    } catch (IllegalArgumentException ex) {
+      cb.problem(null, ex.getMessage());
+    }
+    cb.rejectUnknownKeys();
+    return out;
   }
 
   private static void set(ConfigNode n, String key, Runnable r) {

@@ -15,12 +15,14 @@ import java.util.function.Function;
  *
  * @param dataDir where Sluice keeps its data
  * @param admin where the admin endpoints (metrics, health) listen
- * @param receiver the OTLP/HTTP receiver
+ * @param receiver the OTLP/HTTP receiver, or null in a configuration with a {@code proxy} section
+ *     and no {@code receivers.otlp}
  * @param kafkaReceiver the Kafka receiver, or null when none is configured
  * @param maxInFlightBytes with the memory queue: how many bytes may wait for the exporters
  * @param queue the queue between receivers and exporters
  * @param exporters every exporter, in the order configured
  * @param bridges exactly-once Kafka-to-Kafka bridges
+ * @param proxy the reverse proxy, or null when none is configured
  */
 public record SluiceConfig(
     Path dataDir,
@@ -30,7 +32,24 @@ public record SluiceConfig(
     long maxInFlightBytes,
     QueueSpec queue,
     List<ExporterSpec> exporters,
-    List<BridgeSpec> bridges) {
+    List<BridgeSpec> bridges,
+    ProxySpec proxy) {
+
+  /**
+   * The reverse proxy's settings.
+   *
+   * @param ioThreads event loops of the proxy; 0 for one per core
+   */
+  public record ProxySpec(dev.sluice.proxy.settings.ProxySettings settings, int ioThreads) {}
+
+  /**
+   * Whether anything feeds the pipeline: a receiver, or the proxy's spans. Without, no queue and
+   * no exporter is started.
+   */
+  public boolean needsPipeline() {
+    return receiver != null || kafkaReceiver != null
+        || (proxy != null && proxy.settings().tracing());
+  }
 
   /** A configured exactly-once Kafka bridge: a description and how to make it. */
   public record BridgeSpec(String description,

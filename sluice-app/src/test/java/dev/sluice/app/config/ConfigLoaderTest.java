@@ -478,7 +478,7 @@ class ConfigLoaderTest {
               "admin.endpiont: environment variable ADMIN is not set",
               "admin.endpiont: unknown key (known here: endpoint)",
               "surprise: unknown key (known here: data_dir, admin, receivers, pipeline, "
-                  + "exporters, bridges)");
+                  + "exporters, bridges, proxy)");
     }
 
     @Test
