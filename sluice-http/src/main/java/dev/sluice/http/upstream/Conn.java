@@ -67,6 +67,8 @@ final class Conn {
   Exchange current;
   /** Set on the connection's loop before it reports READY; read on the control loop after. */
   private volatile Http1Handler http1;
+  /** Exchanges started on this connection. */
+  private long uses;
 
   Conn(Pool pool) {
     this.pool = pool;
@@ -77,10 +79,10 @@ final class Conn {
     return pool.ep;
   }
 
-  void connect() {
+  void connect(io.netty.channel.EventLoop loop) {
     EndpointState ep = ep();
     Bootstrap b = new Bootstrap()
-        .group(group.loops.next())
+        .group(loop != null ? loop : group.loops.next())
         .channel(group.transport.clientChannel())
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
             Math.max(1, group.connectTimeout.toMillis())))
@@ -173,6 +175,11 @@ final class Conn {
     ex.conn = this;
     ex.sent = true;
     lastUsed = System.nanoTime();
+    if (ex.streamHandler != null) {
+      startStream(ex);
+      return;
+    }
+    uses++;
     FullHttpRequest request = group.buildRequest(ex);
     if (!http2) {
       current = ex;
@@ -190,6 +197,121 @@ final class Conn {
     StreamHandler h = new StreamHandler(ex, request);
     Future<Http2StreamChannel> opening = new Http2StreamChannelBootstrap(channel).handler(h).open();
     opening.addListener(f -> h.opened(opening));
+  }
+
+  /** On the control loop: lends this connection, or a new stream of it, to a streamed exchange. */
+  private void startStream(Exchange ex) {
+    boolean reused = uses++ > 0;
+    group.opened(ex, reused);
+    if (!http2) {
+      current = ex;
+      Http1Handler h = http1;
+      try {
+        channel.eventLoop().execute(() -> h.lend(ex, reused));
+      } catch (RejectedExecutionException e) {
+        pool.http1StreamEnded(this, ex, false, false, false);
+        ex.streamHandler.onFailure(new UpstreamException(UpstreamException.Kind.CLOSED,
+            ep().endpoint, false, "event loop shut down", e));
+      }
+      return;
+    }
+    active++;
+    Http2Lease lease = new Http2Lease(ex, reused);
+    Future<Http2StreamChannel> opening =
+        new Http2StreamChannelBootstrap(channel).handler(lease).open();
+    opening.addListener(f -> lease.opened(opening));
+  }
+
+  /**
+   * What a streamed exchange's caller sees of an HTTP/1.1 connection or HTTP/2 stream: the
+   * response's progress, to know at the end whether the connection can be reused.
+   */
+  private abstract class Lease extends ChannelInboundHandlerAdapter implements UpstreamStream {
+    final Exchange exchange;
+    final UpstreamStreamHandler handler;
+    final boolean reused;
+    /** The final (non-informational) response head was read. */
+    boolean finalResponse;
+    boolean responseDone;
+    boolean requestDone;
+    boolean keepAlive = true;
+    boolean upgraded;
+    boolean ended;
+
+    Lease(Exchange exchange, boolean reused) {
+      this.exchange = exchange;
+      this.handler = exchange.streamHandler;
+      this.reused = reused;
+    }
+
+    abstract Channel channel();
+
+    @Override
+    public Endpoint endpoint() {
+      return ep().endpoint;
+    }
+
+    @Override
+    public boolean reused() {
+      return reused;
+    }
+
+    @Override
+    public io.netty.channel.EventLoop eventLoop() {
+      return channel().eventLoop();
+    }
+
+    @Override
+    public boolean isWritable() {
+      return channel().isWritable();
+    }
+
+    @Override
+    public void setAutoRead(boolean autoRead) {
+      channel().config().setAutoRead(autoRead);
+    }
+
+    @Override
+    public void flush() {
+      channel().flush();
+    }
+
+    @Override
+    public io.netty.channel.ChannelFuture write(io.netty.handler.codec.http.HttpObject msg) {
+      if (ended) {
+        ReferenceCountUtil.release(msg);
+        return channel().newFailedFuture(new ClosedChannelException());
+      }
+      if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+        requestDone = true;
+      }
+      return channel().write(msg);
+    }
+
+    /** Follows the response through, then hands it to the caller. */
+    void read(Object msg) {
+      if (msg instanceof io.netty.handler.codec.http.HttpResponse) {
+        var r = (io.netty.handler.codec.http.HttpResponse) msg;
+        int code = r.status().code();
+        if (code >= 200 || code == 101) {
+          finalResponse = true;
+          keepAlive = io.netty.handler.codec.http.HttpUtil.isKeepAlive(r);
+        }
+      }
+      if (finalResponse && msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+        responseDone = true;
+      }
+      handler.onResponse(msg);
+    }
+
+    /** What a break of the connection means for the caller: reached, or provably not. */
+    UpstreamException broken(Throwable cause, boolean reached) {
+      String text = (malformed(cause) ? "malformed response" : "connection closed before the"
+          + " response was complete") + " (" + ep().endpoint.authority() + "): "
+          + Pool.describe(cause);
+      return new UpstreamException(malformed(cause) ? UpstreamException.Kind.BAD_RESPONSE
+          : UpstreamException.Kind.CONNECTION_LOST, ep().endpoint, reached, text, cause);
+    }
   }
 
   /**
@@ -307,6 +429,124 @@ final class Conn {
       this.ctx = ctx;
     }
 
+    /** The streamed exchange this connection is lent to, or null. */
+    private Http1Lease lease;
+
+    void lend(Exchange ex, boolean reused) {
+      exchange = ex;
+      written = false;
+      mark = wire.written();
+      lease = new Http1Lease(ex, reused, ctx);
+      if (!ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(true);
+      }
+      if (!ctx.channel().isActive()) {
+        lease.broke(new ClosedChannelException());
+        return;
+      }
+      ex.streamHandler.onOpen(lease);
+    }
+
+    /** An HTTP/1.1 connection lent to one streamed exchange. */
+    private final class Http1Lease extends Lease {
+      private final ChannelHandlerContext ctx;
+
+      Http1Lease(Exchange exchange, boolean reused, ChannelHandlerContext ctx) {
+        super(exchange, reused);
+        this.ctx = ctx;
+      }
+
+      @Override
+      Channel channel() {
+        return ctx.channel();
+      }
+
+      @Override
+      public boolean isHttp2() {
+        return false;
+      }
+
+      @Override
+      public io.netty.channel.ChannelFuture write(io.netty.handler.codec.http.HttpObject msg) {
+        if (ended) {
+          ReferenceCountUtil.release(msg);
+          return ctx.newFailedFuture(new ClosedChannelException());
+        }
+        if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+          requestDone = true;
+        }
+        io.netty.channel.ChannelFuture f = ctx.write(msg);
+        if (!written) {
+          f.addListener(w -> {
+            if (w.isSuccess()) {
+              written = true;
+            }
+          });
+        }
+        return f;
+      }
+
+      @Override
+      public void complete(int status) {
+        if (ended) {
+          return;
+        }
+        ended = true;
+        boolean reusable = responseDone && requestDone && keepAlive && !upgraded
+            && ctx.channel().isActive();
+        end();
+        if (!reusable) {
+          ctx.close();
+        } else if (!ctx.channel().config().isAutoRead()) {
+          ctx.channel().config().setAutoRead(true);
+        }
+        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, reusable, true,
+            status >= 500));
+      }
+
+      @Override
+      public void abort(boolean failure) {
+        if (ended) {
+          return;
+        }
+        ended = true;
+        end();
+        ctx.close();
+        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, false, failure, failure));
+      }
+
+      @Override
+      public Channel upgrade() {
+        if (!finalResponse || upgraded) {
+          throw new IllegalStateException("no 101 response to upgrade after");
+        }
+        upgraded = true;
+        ChannelPipeline p = ctx.pipeline();
+        if (p.get("http1-codec") != null) {
+          p.remove("http1-codec"); // bytes it holds past the 101 go on, raw
+        }
+        return ctx.channel();
+      }
+
+      private void end() {
+        lease = null;
+        Http1Handler.this.exchange = null;
+      }
+
+      /** The connection broke while lent. */
+      void broke(Throwable cause) {
+        if (ended) {
+          return;
+        }
+        ended = true;
+        boolean reached = written || wire.written() != mark;
+        end();
+        UpstreamException e = broken(cause, reached);
+        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, false, true, true));
+        handler.onFailure(e);
+      }
+    }
+
     void begin(Exchange ex, FullHttpRequest request) {
       exchange = ex;
       written = false;
@@ -336,6 +576,10 @@ final class Conn {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (lease != null) {
+        lease.read(msg);
+        return;
+      }
       if (exchange == null) {
         ReferenceCountUtil.release(msg);
         if (error == null) {
@@ -380,8 +624,18 @@ final class Conn {
     }
 
     @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (lease != null) {
+        lease.handler.onWritabilityChanged(ctx.channel().isWritable());
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      if (exchange != null) {
+      if (lease != null) {
+        lease.broke(error != null ? error : new ClosedChannelException());
+      } else if (exchange != null) {
         if (malformed(error)) {
           fail(UpstreamException.Kind.BAD_RESPONSE, "malformed response", error);
         } else {
@@ -528,6 +782,127 @@ final class Conn {
           report(UpstreamException.Kind.CONNECTION_LOST,
               "stream closed before the response was complete", error, reached);
         }
+      }
+      ctx.fireChannelInactive();
+    }
+  }
+
+  /** One HTTP/2 stream lent to a streamed exchange; its handler on the stream's channel. */
+  private final class Http2Lease extends Lease {
+    private Http2StreamChannel stream;
+    private boolean refused;
+    private Throwable error;
+
+    Http2Lease(Exchange exchange, boolean reused) {
+      super(exchange, reused);
+    }
+
+    @Override
+    Channel channel() {
+      return stream;
+    }
+
+    @Override
+    public boolean isHttp2() {
+      return true;
+    }
+
+    @Override
+    public Channel upgrade() {
+      throw new IllegalStateException("HTTP/2 has no protocol upgrade");
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      ctx.pipeline().addBefore(ctx.name(), "http2-to-http",
+          new Http2StreamFrameToHttpObjectCodec(false));
+    }
+
+    /** On the connection's loop, when the stream channel is open (or could not be). */
+    void opened(Future<Http2StreamChannel> f) {
+      if (!f.isSuccess()) {
+        ended = true;
+        group.post(() -> pool.http2StreamEnded(Conn.this, exchange, false, false));
+        handler.onFailure(broken(f.cause(), false));
+        return;
+      }
+      stream = f.getNow();
+      handler.onOpen(this);
+    }
+
+    @Override
+    public void complete(int status) {
+      if (ended) {
+        return;
+      }
+      ended = true;
+      // A stream ended both ways is closed already; one still open is reset.
+      stream.close();
+      group.post(() -> pool.http2StreamEnded(Conn.this, exchange, true, status >= 500));
+    }
+
+    @Override
+    public void abort(boolean failure) {
+      if (ended) {
+        return;
+      }
+      ended = true;
+      stream.close();
+      group.post(() -> pool.http2StreamEnded(Conn.this, exchange, failure, failure));
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (ended) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      read(msg);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (!ended) {
+        handler.onWritabilityChanged(ctx.channel().isWritable());
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof Http2ResetFrame) {
+        if (((Http2ResetFrame) evt).errorCode() == Http2Error.REFUSED_STREAM.code()) {
+          refused = true;
+        }
+        if (error == null) {
+          error = new IllegalStateException("stream reset by the server, error code "
+              + ((Http2ResetFrame) evt).errorCode());
+        }
+      } else if (evt instanceof Http2GoAwayFrame) {
+        refused = true;
+        if (error == null) {
+          error = new IllegalStateException("stream not processed: GOAWAY");
+        }
+      }
+      ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (error == null) {
+        error = cause;
+      }
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (!ended) {
+        ended = true;
+        boolean noId = ((Http2StreamChannel) ctx.channel()).stream().id() <= 0;
+        boolean reached = !refused && !noId;
+        group.post(() -> pool.http2StreamEnded(Conn.this, exchange, true, true));
+        handler.onFailure(broken(error != null ? error : new ClosedChannelException(), reached));
       }
       ctx.fireChannelInactive();
     }

@@ -16,6 +16,14 @@ final class Exchange {
   final boolean healthCheck;
   final long deadlineNanos;
 
+  /** The caller of a streamed exchange ({@link UpstreamGroup#open}), or null. */
+  UpstreamStreamHandler streamHandler;
+  byte[] hashKey;
+  io.netty.channel.EventLoop preferredLoop;
+  java.util.Set<Endpoint> exclude = java.util.Set.of();
+  /** A streamed exchange handed to its caller: from then on, the caller ends it. */
+  boolean opened;
+
   /** The group's reference to the request body; null once released. */
   ByteBuf body;
   EndpointState endpoint;
@@ -37,7 +45,8 @@ final class Exchange {
 
   Exchange(UpstreamRequest request, boolean healthCheck, long deadlineNanos) {
     this.request = request;
-    this.body = request.body();
+    this.body = request == null ? null : request.body();
+    this.hashKey = request == null ? null : request.hashKey();
     this.healthCheck = healthCheck;
     this.deadlineNanos = deadlineNanos;
   }

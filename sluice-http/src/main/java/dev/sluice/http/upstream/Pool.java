@@ -63,7 +63,7 @@ final class Pool {
   /** Starts the exchange on a free connection, or queues it and opens connections as allowed. */
   void submit(Exchange ex) {
     if (pending.isEmpty()) {
-      Conn c = free();
+      Conn c = free(ex.preferredLoop);
       if (c != null) {
         c.start(ex);
         return;
@@ -71,6 +71,32 @@ final class Pool {
     }
     enqueue(ex, false);
     maybeConnect();
+  }
+
+  /**
+   * A free connection for an exchange that prefers {@code loop}: one on that loop if any; else,
+   * while the limit allows a new connection, none (so that one opens on that loop: the pool grows a
+   * connection per event loop and exchanges stay on their caller's thread); else any.
+   */
+  private Conn free(io.netty.channel.EventLoop loop) {
+    if (loop == null) {
+      return free();
+    }
+    for (Conn c : http2) {
+      if (c.active < c.maxStreams && c.channel.eventLoop() == loop) {
+        return c;
+      }
+    }
+    var it = idle.descendingIterator();
+    while (it.hasNext()) {
+      Conn c = it.next();
+      if (c.channel.eventLoop() == loop) {
+        it.remove();
+        return c;
+      }
+    }
+    // HTTP/2 connections multiplex: any free one will do.
+    return !expectHttp2() && http1Ready + connecting < maxHttp1 ? null : free();
   }
 
   /**
@@ -115,7 +141,7 @@ final class Pool {
   /** Hands waiting exchanges to free connections, then opens more if they are still waiting. */
   void drain() {
     while (!pending.isEmpty()) {
-      Conn c = free();
+      Conn c = free(pending.peekFirst().preferredLoop);
       if (c == null) {
         break;
       }
@@ -144,25 +170,43 @@ final class Pool {
     if (pending.isEmpty() || group.isShutdown()) {
       return;
     }
-    boolean expectHttp2 = group.priorKnowledge(ep)
-        || (group.offersHttp2(ep) && !Boolean.FALSE.equals(knownHttp2));
-    if (expectHttp2) {
+    if (expectHttp2()) {
       // One connection takes many streams: another only when all are full.
       if (connecting == 0 && http2.size() < maxHttp2 && http2Free() == null) {
         connect();
       }
       return;
     }
-    while (connecting < pending.size() && http1Ready + connecting < maxHttp1) {
-      connect();
+    int skip = connecting;
+    for (Exchange ex : pending) {
+      if (http1Ready + connecting >= maxHttp1) {
+        break;
+      }
+      if (skip > 0) {
+        skip--; // served by a connection being opened already
+        continue;
+      }
+      connect(ex.preferredLoop);
     }
   }
 
+  private boolean expectHttp2() {
+    return group.priorKnowledge(ep)
+        || (group.offersHttp2(ep) && !Boolean.FALSE.equals(knownHttp2));
+  }
+
   private void connect() {
+    connect(pending.isEmpty() ? null : pending.peekFirst().preferredLoop);
+  }
+
+  private void connect(io.netty.channel.EventLoop loop) {
     Conn c = new Conn(this);
     all.add(c);
     connecting++;
-    c.connect();
+    if (!health) {
+      group.connectionOpened();
+    }
+    c.connect(loop);
   }
 
   // ---- reports from connections, posted to the control loop ----
@@ -261,6 +305,30 @@ final class Pool {
     }
     close(c);
     afterFailure(ex, kind, message, cause, reached, retryable);
+  }
+
+  /** A streamed exchange on an HTTP/1.1 connection ended; the connection may be reused. */
+  void http1StreamEnded(Conn c, Exchange ex, boolean reusable, boolean counted, boolean failure) {
+    if (c.current == ex) {
+      c.current = null;
+      if (reusable && c.state == Conn.State.READY && !group.isShutdown()) {
+        c.lastUsed = System.nanoTime();
+        idle.addLast(c);
+      } else {
+        close(c);
+      }
+    } else {
+      close(c);
+    }
+    drain();
+    group.streamEnded(ex, counted, failure);
+  }
+
+  /** A streamed exchange on an HTTP/2 stream ended. */
+  void http2StreamEnded(Conn c, Exchange ex, boolean counted, boolean failure) {
+    streamEnded(c);
+    drain();
+    group.streamEnded(ex, counted, failure);
   }
 
   void streamResponded(Conn c, Exchange ex, UpstreamResponse response) {

@@ -100,8 +100,15 @@ public final class UpstreamGroup implements AutoCloseable {
   private final EventLoop control;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  // Control loop state.
+  private final Set<io.netty.util.concurrent.EventExecutor> ownLoops =
+      Collections.newSetFromMap(new IdentityHashMap<>());
+  final int maxActiveRequests;
+
+  // Control loop state; the two counters are read from other threads.
   int pendingTotal;
+  int outstandingTotal;
+  volatile long connectionsOpened;
+  volatile long reusedExchanges;
   private boolean shutdown;
   private final Set<Exchange> live = Collections.newSetFromMap(new IdentityHashMap<>());
   private ScheduledFuture<?> sweeper;
@@ -138,6 +145,10 @@ public final class UpstreamGroup implements AutoCloseable {
       this.ownsLoops = true;
     }
     this.control = loops.next();
+    for (var executor : loops) {
+      ownLoops.add(executor);
+    }
+    this.maxActiveRequests = b.maxActiveRequests;
   }
 
   public static Builder builder() {
@@ -212,6 +223,43 @@ public final class UpstreamGroup implements AutoCloseable {
       }
     });
     return ex.future;
+  }
+
+  /**
+   * Starts a streamed exchange: the group picks an endpoint as for {@link #send} and lends a
+   * connection (HTTP/1.1) or opens a stream (HTTP/2), on which {@code handler} writes the request
+   * and reads the response as they come, with no buffering by the group. Never throws: every
+   * failure to get a connection reaches {@link UpstreamStreamHandler#onOpenFailed}.
+   */
+  public void open(StreamOptions options, UpstreamStreamHandler handler) {
+    java.util.Objects.requireNonNull(options, "options");
+    java.util.Objects.requireNonNull(handler, "handler");
+    Duration wait = options.acquireTimeout() != null ? options.acquireTimeout() : connectTimeout;
+    Exchange ex = new Exchange(null, false, System.nanoTime() + wait.toNanos());
+    ex.streamHandler = handler;
+    ex.hashKey = options.hashKey();
+    ex.exclude = options.exclude();
+    ex.preferredLoop = options.eventLoop() != null && ownLoops.contains(options.eventLoop())
+        ? options.eventLoop() : null;
+    if (closed.get()) {
+      handler.onOpenFailed(closedException(null, false));
+      return;
+    }
+    try {
+      control.execute(() -> dispatch(ex));
+    } catch (RejectedExecutionException e) {
+      handler.onOpenFailed(closedException(null, false));
+    }
+  }
+
+  /** Connections opened to the endpoints since the start (health checks aside). */
+  public long connectionsOpened() {
+    return connectionsOpened;
+  }
+
+  /** Exchanges that went over a connection that had carried an earlier one. */
+  public long exchangesOnReusedConnections() {
+    return reusedExchanges;
   }
 
   /** Per endpoint, in the order given to the builder. */
@@ -350,8 +398,7 @@ public final class UpstreamGroup implements AutoCloseable {
 
   private void dispatch(Exchange ex) {
     if (shutdown) {
-      ex.releaseBody();
-      ex.future.completeExceptionally(closedException(null, false));
+      refuse(ex, closedException(null, false));
       return;
     }
     if (ex.future.isDone()) {
@@ -361,7 +408,14 @@ public final class UpstreamGroup implements AutoCloseable {
     long now = System.nanoTime();
     Predicate<EndpointState> available =
         e -> e.inRotation() && (e.breaker == null || e.breaker.allows(now));
-    EndpointState e = balancer.pick(ex.request.hashKey(), available);
+    EndpointState e = null;
+    if (!ex.exclude.isEmpty()) {
+      // A retry goes elsewhere if it can, and to an earlier endpoint only when nothing else is up.
+      e = balancer.pick(ex.hashKey, s -> available.test(s) && !ex.exclude.contains(s.endpoint));
+    }
+    if (e == null) {
+      e = balancer.pick(ex.hashKey, available);
+    }
     if (e == null) {
       List<EndpointState> inRotation = new ArrayList<>();
       for (EndpointState s : endpoints) {
@@ -369,27 +423,32 @@ public final class UpstreamGroup implements AutoCloseable {
           inRotation.add(s);
         }
       }
-      ex.releaseBody();
       if (inRotation.isEmpty()) {
-        ex.future.completeExceptionally(new UpstreamException(
+        refuse(ex, new UpstreamException(
             UpstreamException.Kind.NO_HEALTHY_ENDPOINT, null, false,
             "upstream group " + name + ": no endpoint is healthy and not ejected", null));
       } else {
-        ex.future.completeExceptionally(new UpstreamException(
+        refuse(ex, new UpstreamException(
             UpstreamException.Kind.CIRCUIT_OPEN,
             inRotation.size() == 1 ? inRotation.get(0).endpoint : null, false,
             "upstream group " + name + ": the circuit of every healthy endpoint is open", null));
       }
       return;
     }
+    if (outstandingTotal >= maxActiveRequests) {
+      refuse(ex, new UpstreamException(UpstreamException.Kind.OVERLOADED, null, false,
+          "upstream group " + name + ": " + maxActiveRequests + " requests already in progress",
+          null));
+      return;
+    }
     if (!e.pool.hasRoom()) {
-      ex.releaseBody();
-      ex.future.completeExceptionally(new UpstreamException(UpstreamException.Kind.OVERLOADED,
+      refuse(ex, new UpstreamException(UpstreamException.Kind.OVERLOADED,
           e.endpoint, false, "upstream group " + name + ": " + maxPendingRequests
               + " requests already wait for a connection", null));
       return;
     }
     ex.endpoint = e;
+    outstandingTotal++;
     e.outstanding++;
     e.totalRequests++;
     if (e.breaker != null) {
@@ -399,6 +458,52 @@ public final class UpstreamGroup implements AutoCloseable {
     ex.timeout = control.schedule(() -> timedOut(ex), Math.max(0, ex.deadlineNanos - now),
         TimeUnit.NANOSECONDS);
     e.pool.submit(ex);
+  }
+
+  /** Fails an exchange that was given no endpoint: nothing was sent, nothing is counted. */
+  private void refuse(Exchange ex, UpstreamException error) {
+    ex.releaseBody();
+    ex.done = true;
+    if (ex.streamHandler != null) {
+      ex.streamHandler.onOpenFailed(error);
+    } else {
+      ex.future.completeExceptionally(error);
+    }
+  }
+
+  /** A streamed exchange is handed to its caller: the wait for a connection is over. */
+  void opened(Exchange ex, boolean reused) {
+    ex.opened = true;
+    if (ex.timeout != null) {
+      ex.timeout.cancel(false);
+      ex.timeout = null;
+    }
+    if (reused) {
+      reusedExchanges++;
+    }
+  }
+
+  void connectionOpened() {
+    connectionsOpened++;
+  }
+
+  /**
+   * A streamed exchange ended, by its caller or by a broken connection. {@code counted}: its outcome
+   * says something of the endpoint's health, {@code failure} being that outcome.
+   */
+  void streamEnded(Exchange ex, boolean counted, boolean failure) {
+    if (ex.done) {
+      return;
+    }
+    ex.done = true;
+    live.remove(ex);
+    if (ex.timeout != null) {
+      ex.timeout.cancel(false);
+    }
+    if (ex.queuedIn != null) {
+      ex.queuedIn.remove(ex);
+    }
+    account(ex, counted, failure);
   }
 
   /** The HTTP/1.1 request for an exchange, holding a reference of its own to the body. */
@@ -432,6 +537,12 @@ public final class UpstreamGroup implements AutoCloseable {
       return;
     }
     abandon(ex);
+    if (ex.streamHandler != null) {
+      fail(ex, UpstreamException.Kind.TIMEOUT, "no connection to "
+          + (ex.endpoint == null ? "upstream" : ex.endpoint.endpoint.authority())
+          + " within the wait allowed", null, false);
+      return;
+    }
     Duration t = ex.request.timeout() != null ? ex.request.timeout() : requestTimeout;
     fail(ex, UpstreamException.Kind.TIMEOUT, "no response from "
         + (ex.endpoint == null ? "upstream" : ex.endpoint.endpoint.authority()) + " within "
@@ -508,25 +619,13 @@ public final class UpstreamGroup implements AutoCloseable {
       ex.queuedIn.remove(ex);
     }
     ex.releaseBody();
-    EndpointState e = ex.endpoint;
-    if (e != null && !ex.healthCheck) {
-      e.outstanding--;
-      long now = System.nanoTime();
-      boolean counted = response != null || (error != null && isFailure(error.kind()));
-      if (counted) {
-        boolean failure = response == null || response.status() >= 500;
-        if (failure) {
-          e.totalFailures++;
-        }
-        if (e.breaker != null && ex.breakerGeneration >= 0) {
-          e.breaker.record(ex.breakerGeneration, failure, now);
-        }
-        if (ejection != null && !shutdown) {
-          passive(e, failure, now);
-        }
-      } else if (e.breaker != null && ex.breakerGeneration >= 0) {
-        e.breaker.abandon(ex.breakerGeneration);
+    boolean counted = response != null || (error != null && isFailure(error.kind()));
+    account(ex, counted, response == null || response.status() >= 500);
+    if (ex.streamHandler != null) {
+      if (!ex.opened && error != null) {
+        ex.streamHandler.onOpenFailed(error);
       }
+      return; // an opened stream's caller hears of a failure from its connection
     }
     if (response != null) {
       if (!ex.future.complete(response)) {
@@ -534,6 +633,30 @@ public final class UpstreamGroup implements AutoCloseable {
       }
     } else if (error != null) {
       ex.future.completeExceptionally(error);
+    }
+  }
+
+  /** Updates the endpoint's counters, breaker and ejection for an exchange that ended. */
+  private void account(Exchange ex, boolean counted, boolean failure) {
+    EndpointState e = ex.endpoint;
+    if (e == null || ex.healthCheck) {
+      return;
+    }
+    e.outstanding--;
+    outstandingTotal--;
+    long now = System.nanoTime();
+    if (counted) {
+      if (failure) {
+        e.totalFailures++;
+      }
+      if (e.breaker != null && ex.breakerGeneration >= 0) {
+        e.breaker.record(ex.breakerGeneration, failure, now);
+      }
+      if (ejection != null && !shutdown) {
+        passive(e, failure, now);
+      }
+    } else if (e.breaker != null && ex.breakerGeneration >= 0) {
+      e.breaker.abandon(ex.breakerGeneration);
     }
   }
 
@@ -702,6 +825,7 @@ public final class UpstreamGroup implements AutoCloseable {
     private Duration idleTimeout = Duration.ofSeconds(60);
     private int maxConnectionsPerEndpoint = 16;
     private int maxPendingRequests = 1024;
+    private int maxActiveRequests = Integer.MAX_VALUE;
     private int http2ConnectionsPerEndpoint = 1;
     private int maxConcurrentStreams = 100;
     private int maxResponseBytes = 4 << 20;
@@ -773,6 +897,15 @@ public final class UpstreamGroup implements AutoCloseable {
      * Requests waiting for a connection or stream, over all endpoints; default 1024. Beyond it
      * {@link #send} fails at once with OVERLOADED.
      */
+    /**
+     * Requests in progress at once across the group (Envoy's max_requests); beyond it a request
+     * fails at once as OVERLOADED. Unlimited by default.
+     */
+    public Builder maxActiveRequests(int n) {
+      this.maxActiveRequests = positive(n, "max active requests");
+      return this;
+    }
+
     public Builder maxPendingRequests(int n) {
       if (n < 0) {
         throw new IllegalArgumentException("max pending requests must not be negative: " + n);

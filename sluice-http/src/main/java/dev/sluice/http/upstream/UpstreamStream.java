@@ -1,0 +1,73 @@
+package dev.sluice.http.upstream;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpObject;
+
+/**
+ * One request streamed to an endpoint over a connection (HTTP/1.1) or stream (HTTP/2) the group
+ * has lent: the caller writes the request head and body as HTTP/1-style objects, whatever the
+ * protocol, and reads the response through its {@link UpstreamStreamHandler}. Every call must be
+ * made on {@link #eventLoop()}.
+ *
+ * <p>The caller ends the stream exactly once: {@link #complete} when the whole request was written
+ * and the whole response read (the connection goes back to the pool when it can carry another
+ * request), or {@link #abort} otherwise (the connection is closed or the stream reset). A stream
+ * that the group reports failed ({@link UpstreamStreamHandler#onFailure}) is ended already.
+ */
+public interface UpstreamStream {
+  /** The endpoint this stream goes to. */
+  Endpoint endpoint();
+
+  /** True over HTTP/2. */
+  boolean isHttp2();
+
+  /** True when the connection served earlier requests (it was reused from the pool). */
+  boolean reused();
+
+  /** The event loop of the connection, where every call to this stream must be made. */
+  EventLoop eventLoop();
+
+  /**
+   * Writes part of the request. The caller hands its reference to {@code msg} over. The head goes
+   * as given: the caller has set Host, the request-target and the framing headers.
+   */
+  ChannelFuture write(HttpObject msg);
+
+  void flush();
+
+  /** Whether the connection takes more writes now without queueing them in memory. */
+  boolean isWritable();
+
+  /**
+   * Turns reading of the response on or off: off while the caller cannot pass the response on as
+   * fast as it comes (backpressure), on again when it can.
+   */
+  void setAutoRead(boolean autoRead);
+
+  /**
+   * Ends the exchange after the whole response was read: the connection goes back to the pool when
+   * it can be reused. {@code status} is the response status, counted by the circuit breaker and
+   * passive ejection (5xx are failures).
+   */
+  void complete(int status);
+
+  /**
+   * Ends the exchange before its end: closes the HTTP/1.1 connection or resets the HTTP/2 stream.
+   * {@code failure} tells whether the endpoint is to blame (a timeout, a broken response), for
+   * the circuit breaker and passive ejection; false when the client went away.
+   */
+  void abort(boolean failure);
+
+  /**
+   * Takes the connection out of HTTP after a {@code 101 Switching Protocols} response (HTTP/1.1
+   * only): its HTTP codec is removed and the raw bytes that follow reach the handler as
+   * {@code ByteBuf}s through {@link UpstreamStreamHandler#onResponse}. The connection is never
+   * reused; {@link #complete} or {@link #abort} still ends it and closes it.
+   *
+   * @return the connection's channel, for writing raw bytes
+   * @throws IllegalStateException over HTTP/2
+   */
+  Channel upgrade();
+}
