@@ -26,10 +26,10 @@ final class ProxySpans implements SpanSink {
 
   ProxySpans(TelemetrySink pipeline, MeterRegistry registry) {
     this.pipeline = pipeline;
-    this.accepted = Counter.builder("sluice.proxy.spans.accepted")
+    this.accepted = Counter.builder("sluice.proxy.spans.pipeline.accepted")
         .description("Spans of proxied requests taken by the pipeline").register(registry);
-    this.dropped = Counter.builder("sluice.proxy.spans.dropped")
-        .description("Spans of proxied requests dropped: the pipeline was full or stopping")
+    this.dropped = Counter.builder("sluice.proxy.spans.pipeline.refused")
+        .description("Spans of proxied requests the pipeline refused (full or stopping)")
         .register(registry);
   }
 

@@ -47,9 +47,9 @@ final class ProxyConfig {
   /** Returns the proxy's settings, or null after recording the problems found. */
   static SluiceConfig.ProxySpec read(ConfigNode p) {
     int before = p.problemCount();
-    List<ListenerSettings> listeners = listeners(p);
-    Set<String> listenerNames = new HashSet<>();
-    listeners.forEach(l -> listenerNames.add(l.name()));
+    // Every name declared, including those of listeners with problems of their own.
+    Set<String> listenerNames = new LinkedHashSet<>();
+    List<ListenerSettings> listeners = listeners(p, listenerNames);
     ConfigNode ups = p.section("upstreams");
     // Every name declared, including those of groups with problems of their own.
     Set<String> upstreamNames = new LinkedHashSet<>(ups.keys());
@@ -87,7 +87,7 @@ final class ProxyConfig {
     }
   }
 
-  private static List<ListenerSettings> listeners(ConfigNode p) {
+  private static List<ListenerSettings> listeners(ConfigNode p, Set<String> names) {
     List<ListenerSettings> out = new ArrayList<>();
     JsonNode given = p.value("listeners");
     if (given == null || given.isArray() && given.isEmpty()) {
@@ -95,7 +95,6 @@ final class ProxyConfig {
           + "0.0.0.0:8080}]");
     }
     List<ConfigNode> sections = p.sections("listeners");
-    Set<String> names = new HashSet<>();
     for (ConfigNode l : sections) {
       int before = l.problemCount();
       String name = l.string("name", "default");

@@ -18,8 +18,8 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every example configuration under {@code examples/} loads without a problem. Examples that name
- * TLS files through {@code ${env:SLUICE_TLS_DIR}} get a directory holding a test certificate and
+ * Every example configuration under {@code examples/} loads without a problem, the proxy examples
+ * with a proxy section. Examples that name TLS files through {@code ${env:SLUICE_TLS_DIR}} get a directory holding a test certificate and
  * key under the names they use.
  */
 class ExamplesTest {
@@ -69,7 +69,15 @@ class ExamplesTest {
         return;
       }
       assertThat(c.exporters()).as(file + " exports somewhere").isNotEmpty();
-      assertThat(c.receiver().server().address()).isNotNull();
+      assertThat(c.receiver() != null || c.proxy() != null)
+          .as(file + " runs a receiver or a proxy").isTrue();
+      if (c.receiver() != null) {
+        assertThat(c.receiver().server().address()).isNotNull();
+      }
+      if (file.getFileName().toString().startsWith("proxy-")) {
+        assertThat(c.proxy()).as(file + " configures the proxy").isNotNull();
+        assertThat(c.proxy().settings().routes()).isNotEmpty();
+      }
     }));
   }
 
@@ -85,7 +93,8 @@ class ExamplesTest {
         loader.load(file, ConfigLoader.Overrides.NONE);
       } catch (ConfigException e) {
         assertThat(e.problems()).as(file.toString()).allSatisfy(p -> assertThat(p)
-            .startsWith("receivers.otlp.tls")
+            .matches("(receivers\\.otlp|proxy\\.listeners\\[\\d+\\]|proxy\\.upstreams\\.[^.]+)"
+                + "\\.tls.*")
             .contains("does not exist"));
       }
     }));
