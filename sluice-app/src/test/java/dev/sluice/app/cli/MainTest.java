@@ -243,4 +243,92 @@ class MainTest {
         notADir.toString()));
     assertThat(r.err()).doesNotContain("\tat ");
   }
+
+  @Test
+  void proxyHelp() {
+    Result r = run("proxy", "--help");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("Usage: sluice proxy", "--listen", "--to", "--config",
+        "--admin", "--io-threads", "--health-check", "--lb", "--access-log", "--drain-timeout");
+    // Help text wraps where it likes; the defaults are there, whatever the line breaks.
+    assertThat(r.out().replaceAll("\\s+", "")).contains("default127.0.0.1:8080",
+        "default127.0.0.1:8889");
+    assertThat(run("--help").out()).contains("proxy");
+  }
+
+  @Test
+  void proxyNeedsAnUpstream() {
+    Result r = run("proxy", "--listen", "127.0.0.1:0");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--to");
+  }
+
+  @Test
+  void proxyFlagProblemsNameTheFlag() {
+    Result r = run("proxy", "--listen", "nowhere", "--to", "ftp://x", "--lb", "random",
+        "--health-check", "health", "--admin", "127.0.0.1:0");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("4 problems")
+        .contains("--listen: must be host:port, not nowhere")
+        .contains("--to: endpoint ftp://x must be http:// or https://")
+        .contains("--lb: must be one of round_robin, least_requests, power_of_two_choices,"
+            + " consistent_hash, not random")
+        .contains("--health-check: health check path must start with '/': health")
+        .doesNotContain("proxy.", "\tat ");
+  }
+
+  @Test
+  void proxyWithBadNumbers() {
+    assertThat(run("proxy", "--to", "http://127.0.0.1:1", "--io-threads", "0").err())
+        .contains("--io-threads must be between 1 and 1024, not 0");
+    Result r = run("proxy", "--to", "http://127.0.0.1:1", "--drain-timeout", "soon");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--drain-timeout", "soon");
+  }
+
+  @Test
+  void proxyWithAConfigTakesNoRoutingFlags() throws IOException {
+    Path file = write("p.yaml", "proxy:\n  listeners: [{address: 127.0.0.1:0}]\n"
+        + "  upstreams:\n    app: {endpoints: [\"http://127.0.0.1:1\"]}\n"
+        + "  routes: [{to: app}]\n");
+    Result r = run("proxy", "--config", file.toString(), "--to", "http://127.0.0.1:2");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("--config runs the file's proxy section");
+  }
+
+  @Test
+  void proxyWithAConfigThatHasNoProxy() throws IOException {
+    Path file = write("g.yaml", "receivers:\n  otlp:\n    endpoint: 127.0.0.1:0\n");
+    Result r = run("proxy", "--config", file.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("there is no proxy section to run");
+  }
+
+  @Test
+  void checkAProxyConfiguration() throws IOException {
+    Path file = write("p.yaml", "proxy:\n  listeners: [{name: web, address: 127.0.0.1:18080}]\n"
+        + "  upstreams:\n    app: {endpoints: [\"http://127.0.0.1:9001\", \"http://127.0.0.1:9002\"],"
+        + " load_balancing: least_requests}\n"
+        + "    canary: {endpoints: [\"http://127.0.0.1:9003\"]}\n"
+        + "  routes: [{name: main, to: [{upstream: app, weight: 9}, {upstream: canary}]}]\n");
+    Result r = run("check", "--config", file.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out())
+        .contains("listener: web http://127.0.0.1:18080")
+        .contains("upstream: app http://127.0.0.1:9001 http://127.0.0.1:9002 (least_requests)")
+        .contains("upstream: canary http://127.0.0.1:9003 (round_robin)")
+        .contains("route:    main -> app (weight 9), canary (weight 1)")
+        .doesNotContain("receiver:", "queue:");
+  }
+
+  @Test
+  void checkReportsProxyProblemsWithTheirKeyPaths() throws IOException {
+    Path file = write("p.yaml", "proxy:\n  listeners: [{address: 127.0.0.1:18080}]\n"
+        + "  upstreams:\n    api: {endpoints: [\"http://127.0.0.1:9001\"]}\n"
+        + "  routes: [{to: api}, {to: api}, {to: apii}]\n");
+    Result r = run("check", "--config", file.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("proxy.routes[2].to: upstream \"apii\" is not defined");
+  }
 }
