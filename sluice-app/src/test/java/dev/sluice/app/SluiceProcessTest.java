@@ -164,4 +164,112 @@ class SluiceProcessTest {
       assertThat(run.stderr()).contains("sluice: ", String.valueOf(taken.getLocalPort()));
     }
   }
+
+  private static int portAfter(Program p, String prefix) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+        java.util.regex.Pattern.quote(prefix) + "(\\d+)").matcher(p.stderr());
+    assertThat(m.find()).as(prefix + " in:\n" + p.stderr()).isTrue();
+    return Integer.parseInt(m.group(1));
+  }
+
+  @Test
+  void proxyForwardsGetAndPostToItsUpstreamsAndStopsOnSigterm() throws Exception {
+    try (EchoBackend a = new EchoBackend("a"); EchoBackend b = new EchoBackend("b")) {
+      Program proxy = start("proxy", "--listen", "127.0.0.1:0", "--to", a.url(), "--to",
+          b.url(), "--admin", "127.0.0.1:0", "--io-threads", "1");
+      Await.until("the start-up line on stderr", Duration.ofSeconds(30), () -> {
+        assertThat(proxy.process.isAlive()).as("sluice exited early:\n" + proxy.stderr())
+            .isTrue();
+        return proxy.stderr().contains("admin on http://");
+      });
+      assertThat(proxy.stderr()).contains("to default (" + a.url() + " " + b.url()
+          + ", round_robin); 1 route").doesNotContain("receiving", "queue");
+      int port = portAfter(proxy, "proxying on http://127.0.0.1:");
+      int adminPort = portAfter(proxy, "admin on http://127.0.0.1:");
+
+      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5)).build();
+      URI base = URI.create("http://127.0.0.1:" + port);
+      HttpResponse<String> get = http.send(HttpRequest.newBuilder(base.resolve("/items?id=7"))
+          .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(get.statusCode()).isEqualTo(200);
+      assertThat(get.body()).matches("(?s)[ab] GET /items\\?id=7\n");
+      HttpResponse<String> post = http.send(HttpRequest.newBuilder(base.resolve("/orders"))
+          .timeout(Duration.ofSeconds(10)).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"qty\":3}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(post.statusCode()).isEqualTo(200);
+      assertThat(post.body()).matches("(?s)[ab] POST /orders\n\\{\"qty\":3\\}");
+      // Round robin: the two requests went one to each backend.
+      assertThat(a.seen).hasSize(1);
+      assertThat(b.seen).hasSize(1);
+      EchoBackend.Seen seenPost = a.seen.get(0).method().equals("POST") ? a.seen.get(0)
+          : b.seen.get(0);
+      assertThat(seenPost.body()).isEqualTo("{\"qty\":3}");
+      assertThat(seenPost.header("X-Forwarded-For")).isEqualTo("127.0.0.1");
+      assertThat(seenPost.header("Via")).contains("sluice");
+
+      HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + adminPort + "/metrics"))
+          .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(metrics.body()).contains("sluice_proxy_requests_total{");
+
+      proxy.process.destroy(); // SIGTERM
+      assertThat(proxy.process.waitFor(20, TimeUnit.SECONDS))
+          .as("sluice exits within 20 s of SIGTERM; stderr:\n" + proxy.stderr()).isTrue();
+      assertThat(proxy.process.exitValue()).isEqualTo(143);
+      assertThat(proxy.stderr()).contains("Sluice stopped").doesNotContain("Exception");
+    }
+  }
+
+  @Test
+  void runWithReceiversAndAProxyReloadsTheProxyWhenTheFileChanges() throws Exception {
+    try (EchoBackend a = new EchoBackend("a"); EchoBackend b = new EchoBackend("b")) {
+      String yaml = "data_dir: '" + tmp.resolve("data") + "'\n"
+          + "admin: {endpoint: 127.0.0.1:0}\n"
+          + "receivers:\n  otlp: {endpoint: 127.0.0.1:0}\n"
+          + "pipeline:\n  queue: {type: memory}\n"
+          + "proxy:\n"
+          + "  listeners: [{address: 127.0.0.1:0}]\n"
+          + "  upstreams:\n    app: {endpoints: [\"BACKEND\"]}\n"
+          + "  routes: [{to: app}]\n";
+      Path file = Files.writeString(tmp.resolve("sluice.yaml"), yaml.replace("BACKEND", a.url()));
+      Program run = start("run", "--config", file.toString());
+      Await.until("the start-up line on stderr", Duration.ofSeconds(30), () -> {
+        assertThat(run.process.isAlive()).as("sluice exited early:\n" + run.stderr()).isTrue();
+        return run.stderr().contains("admin on http://");
+      });
+      assertThat(run.stderr()).contains("receiving OTLP/HTTP on http://127.0.0.1:",
+          "proxying on http://127.0.0.1:");
+      int port = portAfter(run, "proxying on http://127.0.0.1:");
+      HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5)).build();
+      java.util.function.Supplier<String> body = () -> {
+        try {
+          return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/p"))
+              .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString())
+              .body();
+        } catch (IOException | InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      };
+      assertThat(body.get()).startsWith("a GET /p");
+
+      // A bad file is refused and logged; the proxy keeps going to a.
+      Files.writeString(file, yaml.replace("BACKEND", "ftp://nowhere"));
+      Await.until("the refusal in the log", Duration.ofSeconds(30),
+          () -> run.stderr().contains("not reloaded"));
+      assertThat(run.stderr()).contains("proxy.upstreams.app.endpoints[0]");
+      assertThat(body.get()).startsWith("a GET /p");
+
+      Files.writeString(file, yaml.replace("BACKEND", b.url()));
+      Await.until("requests reach the new backend", Duration.ofSeconds(30),
+          () -> body.get().startsWith("b GET /p"));
+      assertThat(run.stderr()).contains("reloaded");
+
+      run.process.destroy();
+      assertThat(run.process.waitFor(20, TimeUnit.SECONDS)).as(run.stderr()).isTrue();
+      assertThat(run.stderr()).contains("Sluice stopped");
+    }
+  }
 }
