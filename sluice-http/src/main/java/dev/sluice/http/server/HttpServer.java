@@ -48,8 +48,9 @@ import org.slf4j.LoggerFactory;
  * knowledge and the h2c upgrade) and HTTP/2 or HTTP/1.1 over TLS by ALPN, and hands each request to
  * the application's handler as HTTP/1-style objects whatever the protocol.
  *
- * <p>Connection pipeline, cleartext: {@code connection-limit -> idle -> raw-bytes -> (h2c
- * upgrade | HttpServerCodec) -> keep-alive -> guard -> application}. On TLS, {@code ssl -> alpn}
+ * <p>Connection pipeline, cleartext: {@code connection-limit -> idle -> raw-bytes -> head-scan
+ * -> [h2c] -> HttpServerCodec -> validate -> [h2c upgrade] -> keep-alive -> guard ->
+ * application}; {@link RequestValidator} refuses requests open to smuggling. On TLS, {@code ssl -> alpn}
  * picks the HTTP/1.1 tail above or {@code Http2FrameCodec -> Http2MultiplexHandler}, whose streams
  * each run {@code Http2StreamFrameToHttpObjectCodec -> guard -> application}.
  */
@@ -206,9 +207,10 @@ public final class HttpServer implements AutoCloseable {
 
   private void addHttp1(ChannelPipeline p, boolean h2c) {
     RequestGuard guard = new RequestGuard(settings, errors, false);
+    RequestValidator validator = new RequestValidator();
     p.addLast("raw-bytes", guard.rawBytesWatcher());
-    HttpServerCodec codec =
-        new HttpServerCodec(settings.maxInitialLineLength(), settings.maxHeaderSize(), 64 * 1024);
+    p.addLast("head-scan", validator.rawSide());
+    HttpServerCodec codec = new HttpServerCodec(RequestValidator.decoderConfig(settings));
     if (h2c) {
       HttpServerUpgradeHandler.UpgradeCodecFactory upgrades =
           protocol ->
@@ -222,7 +224,7 @@ public final class HttpServer implements AutoCloseable {
           new HttpServerUpgradeHandler(codec, upgrades, MAX_UPGRADE_BODY) {
             @Override
             protected boolean shouldHandleUpgradeRequest(HttpRequest req) {
-              if (!super.shouldHandleUpgradeRequest(req)
+              if (req.decoderResult().isFailure() || !super.shouldHandleUpgradeRequest(req)
                   || HttpUtil.isTransferEncodingChunked(req)) {
                 return false;
               }
@@ -240,8 +242,11 @@ public final class HttpServer implements AutoCloseable {
               addHttp2(ch.pipeline());
             }
           }));
+      // The h2c handler has put the codec and the upgrade handler behind itself.
+      p.addAfter(p.context(codec).name(), "validate", validator);
     } else {
       p.addLast("codec", codec);
+      p.addLast("validate", validator);
     }
     p.addLast("keep-alive", new HttpServerKeepAliveHandler());
     p.addLast("guard", guard);
@@ -287,7 +292,8 @@ public final class HttpServer implements AutoCloseable {
       if (evt instanceof HttpServerUpgradeHandler.UpgradeEvent
           || evt instanceof CleartextHttp2ServerUpgradeHandler.PriorKnowledgeUpgradeEvent) {
         ChannelPipeline p = ctx.pipeline();
-        for (String name : new String[] {"keep-alive", "guard", "raw-bytes", "app"}) {
+        for (String name :
+            new String[] {"keep-alive", "guard", "raw-bytes", "head-scan", "validate", "app"}) {
           if (p.get(name) != null) {
             p.remove(name);
           }
