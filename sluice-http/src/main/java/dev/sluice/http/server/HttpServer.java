@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * knowledge and the h2c upgrade) and HTTP/2 or HTTP/1.1 over TLS by ALPN, and hands each request to
  * the application's handler as HTTP/1-style objects whatever the protocol.
  *
- * <p>Connection pipeline, cleartext: {@code connection-limit -> idle -> raw-bytes -> head-scan
+ * <p>Connection pipeline, cleartext: {@code connection-limit -> [proxy-protocol | acl] -> idle -> raw-bytes -> head-scan
  * -> [h2c] -> HttpServerCodec -> validate -> [h2c upgrade] -> keep-alive -> guard ->
  * application}; {@link RequestValidator} refuses requests open to smuggling. On TLS, {@code ssl -> alpn}
  * picks the HTTP/1.1 tail above or {@code Http2FrameCodec -> Http2MultiplexHandler}, whose streams
@@ -64,6 +64,7 @@ public final class HttpServer implements AutoCloseable {
   private final ErrorResponder errors;
   private final SslContext sslContext;
   private final ConnectionLimiter limiter;
+  private final ConnectionAcl acl;
   private final Transport transport;
   private final boolean ownsGroups;
   private final EventLoopGroup boss;
@@ -96,6 +97,7 @@ public final class HttpServer implements AutoCloseable {
     this.errors = Objects.requireNonNull(errors, "errors");
     this.sslContext = settings.tls() == null ? null : settings.tls().serverContext(settings.http2());
     this.limiter = new ConnectionLimiter(settings.maxConnections());
+    this.acl = new ConnectionAcl(settings.allow(), settings.deny());
     if ((boss == null) != (workers == null)) {
       throw new IllegalArgumentException("give both event loop groups or neither");
     }
@@ -173,10 +175,20 @@ public final class HttpServer implements AutoCloseable {
     return limiter.refused();
   }
 
+  /** Connections closed at once because the client address is not allowed, since start. */
+  public int deniedConnections() {
+    return acl.denied();
+  }
+
   private void initConnection(SocketChannel ch) {
     connections.add(ch);
     ChannelPipeline p = ch.pipeline();
     p.addLast("connection-limit", limiter);
+    if (!settings.proxyProtocolSources().isEmpty()) {
+      p.addLast("proxy-protocol", new ProxyProtocolHandler(settings.proxyProtocolSources(), acl));
+    } else if (acl.active()) {
+      p.addLast("acl", acl);
+    }
     p.addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(),
         TimeUnit.MILLISECONDS));
     if (sslContext != null) {
