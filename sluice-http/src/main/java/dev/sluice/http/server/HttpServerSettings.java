@@ -81,7 +81,10 @@ public final class HttpServerSettings {
     return headerTimeout;
   }
 
-  /** How long a client may take to send a request's body, from the end of the headers. */
+  /**
+   * How long a client may take to send a request's body, from the end of the headers; zero for no
+   * deadline.
+   */
   public Duration bodyTimeout() {
     return bodyTimeout;
   }
@@ -184,8 +187,17 @@ public final class HttpServerSettings {
       return this;
     }
 
+    /**
+     * How long a client may take to send a request's body; {@link Duration#ZERO} means no
+     * deadline, for long streamed uploads (the idle timeout still ends a connection on which no
+     * bytes move).
+     */
     public Builder bodyTimeout(Duration d) {
-      this.bodyTimeout = positive(d, "body timeout");
+      Objects.requireNonNull(d, "body timeout");
+      if (d.isNegative()) {
+        throw new IllegalArgumentException("body timeout must not be negative: " + d);
+      }
+      this.bodyTimeout = d;
       return this;
     }
 

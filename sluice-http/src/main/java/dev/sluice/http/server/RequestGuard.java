@@ -159,12 +159,10 @@ final class RequestGuard extends ChannelDuplexHandler {
       reading = true;
       pendingResponses++;
       cancel(bodyTimer);
-      bodyTimer =
-          ctx.executor()
-              .schedule(
-                  this::bodyTimeOut,
-                  settings.bodyTimeout().toMillis(),
-                  TimeUnit.MILLISECONDS);
+      bodyTimer = settings.bodyTimeout().isZero()
+          ? null // no deadline: bodies may stream for as long as bytes keep moving
+          : ctx.executor().schedule(this::bodyTimeOut, settings.bodyTimeout().toMillis(),
+              TimeUnit.MILLISECONDS);
     } else if (msg instanceof io.netty.handler.codec.http.HttpContent) {
       DecoderResult result = ((io.netty.handler.codec.http.HttpContent) msg).decoderResult();
       if (result.isFailure()) {
