@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.ContentLengthNotAllowedException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -15,9 +16,13 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.InvalidChunkExtensionException;
+import io.netty.handler.codec.http.InvalidChunkTerminationException;
+import io.netty.handler.codec.http.InvalidLineSeparatorException;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http.TransferEncodingNotAllowedException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -43,6 +48,8 @@ final class RequestGuard extends ChannelDuplexHandler {
   /** The response being written is informational (1xx): its end does not end the request. */
   private boolean writingInformational;
   private boolean failed;
+  /** A response head has been written and its last content not yet. */
+  private boolean responseStarted;
   private ScheduledFuture<?> headerTimer;
   private ScheduledFuture<?> bodyTimer;
 
@@ -134,9 +141,11 @@ final class RequestGuard extends ChannelDuplexHandler {
         } else if (cause instanceof TooLongFrameException) {
           reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, cause.getMessage(),
               null);
+        } else if (cause instanceof InvalidRequestException) {
+          reject(ctx, ((InvalidRequestException) cause).status(), cause.getMessage(), null);
         } else {
           reject(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request: "
-              + (cause == null ? "unknown error" : cause.getMessage()), null);
+              + reason(cause), null);
         }
         return;
       }
@@ -150,18 +159,16 @@ final class RequestGuard extends ChannelDuplexHandler {
       reading = true;
       pendingResponses++;
       cancel(bodyTimer);
-      bodyTimer =
-          ctx.executor()
-              .schedule(
-                  this::bodyTimeOut,
-                  settings.bodyTimeout().toMillis(),
-                  TimeUnit.MILLISECONDS);
+      bodyTimer = settings.bodyTimeout().isZero()
+          ? null // no deadline: bodies may stream for as long as bytes keep moving
+          : ctx.executor().schedule(this::bodyTimeOut, settings.bodyTimeout().toMillis(),
+              TimeUnit.MILLISECONDS);
     } else if (msg instanceof io.netty.handler.codec.http.HttpContent) {
       DecoderResult result = ((io.netty.handler.codec.http.HttpContent) msg).decoderResult();
       if (result.isFailure()) {
         ReferenceCountUtil.release(msg);
         reject(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request body: "
-            + result.cause().getMessage(), null);
+            + reason(result.cause()), null);
         return;
       }
     }
@@ -179,6 +186,10 @@ final class RequestGuard extends ChannelDuplexHandler {
       // 100 Continue and other 1xx answers come before the real one; they end nothing.
       writingInformational = ((HttpResponse) msg).status().codeClass()
           == HttpStatusClass.INFORMATIONAL;
+      responseStarted = !writingInformational;
+    }
+    if (msg instanceof LastHttpContent) {
+      responseStarted = false;
     }
     if (msg instanceof LastHttpContent && !writingInformational) {
       promise = promise.unvoid();
@@ -222,12 +233,47 @@ final class RequestGuard extends ChannelDuplexHandler {
     failed = true;
     cancel(headerTimer);
     cancel(bodyTimer);
+    if (responseStarted) {
+      // An error answer cannot go in the middle of a response being streamed.
+      ctx.close();
+      return;
+    }
     FullHttpResponse r = errors.render(ctx.alloc(), status, message, req);
     if (!http2) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
     // Written from this handler, so the application behind it is bypassed.
     ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /** A short reason for a decoding error, in words a client's author understands. */
+  static String reason(Throwable cause) {
+    if (cause instanceof ContentLengthNotAllowedException) {
+      return "both Content-Length and Transfer-Encoding";
+    }
+    if (cause instanceof TransferEncodingNotAllowedException) {
+      return "Transfer-Encoding is not allowed before HTTP/1.1";
+    }
+    if (cause instanceof InvalidLineSeparatorException) {
+      return "bare LF line end; lines must end with CR LF";
+    }
+    if (cause instanceof InvalidChunkExtensionException) {
+      return "invalid chunk extension or bare LF in a chunk size line";
+    }
+    if (cause instanceof InvalidChunkTerminationException) {
+      return "chunk data not followed by CR LF";
+    }
+    if (cause instanceof NumberFormatException) {
+      return "invalid chunk size: " + cause.getMessage();
+    }
+    if (cause == null || cause.getMessage() == null) {
+      return cause == null ? "unknown error" : cause.getClass().getSimpleName();
+    }
+    Throwable detail = cause.getCause();
+    if (detail != null && detail != cause && detail.getMessage() != null) {
+      return cause.getMessage() + ": " + detail.getMessage(); // e.g. which character in a value
+    }
+    return cause.getMessage();
   }
 
   private static void cancel(ScheduledFuture<?> f) {
