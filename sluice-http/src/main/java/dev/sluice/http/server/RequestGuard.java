@@ -50,8 +50,15 @@ final class RequestGuard extends ChannelDuplexHandler {
   private boolean failed;
   /** A response head has been written and its last content not yet. */
   private boolean responseStarted;
-  private ScheduledFuture<?> headerTimer;
-  private ScheduledFuture<?> bodyTimer;
+  /**
+   * The deadlines of the request being read (System.nanoTime; 0 for none), and the one timer that
+   * enforces both. A keep-alive connection moves its deadlines with each request but reschedules
+   * the timer only when it fires early, so that requests cost no timer of their own.
+   */
+  private long headerDeadline;
+  private long bodyDeadline;
+  private ScheduledFuture<?> timer;
+  private long timerAt;
 
   RequestGuard(HttpServerSettings settings, ErrorResponder errors, boolean http2) {
     this.settings = settings;
@@ -66,14 +73,10 @@ final class RequestGuard extends ChannelDuplexHandler {
       public void channelRead(ChannelHandlerContext ctx, Object msg) {
         // Bytes that arrive with no request being read or answered start a new request. The rest
         // of a body still being read after an early answer does not.
-        if (msg instanceof ByteBuf && !reading && pendingResponses == 0 && headerTimer == null
+        if (msg instanceof ByteBuf && !reading && pendingResponses == 0 && headerDeadline == 0
             && !failed && ((ByteBuf) msg).isReadable()) {
-          headerTimer =
-              ctx.executor()
-                  .schedule(
-                      RequestGuard.this::headerTimeOut,
-                      settings.headerTimeout().toMillis(),
-                      TimeUnit.MILLISECONDS);
+          headerDeadline = deadline(System.nanoTime() + settings.headerTimeout().toNanos());
+          arm(ctx, headerDeadline);
         }
         ctx.fireChannelRead(msg);
       }
@@ -92,8 +95,49 @@ final class RequestGuard extends ChannelDuplexHandler {
     self = ctx;
   }
 
+  /** A deadline value that is never 0, which means none. */
+  private static long deadline(long nanos) {
+    return nanos == 0 ? 1 : nanos;
+  }
+
+  /** Makes sure the timer fires by {@code deadline}. */
+  private void arm(ChannelHandlerContext ctx, long deadline) {
+    if (timer != null && timerAt - deadline <= 0) {
+      return; // fires before: it will look at the deadline then
+    }
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    timerAt = deadline;
+    timer = ctx.executor().schedule(this::fired, Math.max(0, deadline - System.nanoTime()),
+        TimeUnit.NANOSECONDS);
+  }
+
+  private void fired() {
+    timer = null;
+    long now = System.nanoTime();
+    if (headerDeadline != 0 && now - headerDeadline >= 0) {
+      headerTimeOut();
+    } else if (bodyDeadline != 0 && now - bodyDeadline >= 0) {
+      bodyTimeOut();
+    } else if (headerDeadline != 0 || bodyDeadline != 0) {
+      long next = headerDeadline == 0 ? bodyDeadline : bodyDeadline == 0 ? headerDeadline
+          : (headerDeadline - bodyDeadline < 0 ? headerDeadline : bodyDeadline);
+      arm(self, next);
+    }
+  }
+
+  private void cancelTimers() {
+    headerDeadline = 0;
+    bodyDeadline = 0;
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
+  }
+
   private void headerTimeOut() {
-    headerTimer = null;
+    headerDeadline = 0;
     if (!self.channel().isActive() || failed) {
       return;
     }
@@ -102,7 +146,7 @@ final class RequestGuard extends ChannelDuplexHandler {
   }
 
   private void bodyTimeOut() {
-    bodyTimer = null;
+    bodyDeadline = 0;
     if (!self.channel().isActive() || failed) {
       return;
     }
@@ -110,7 +154,7 @@ final class RequestGuard extends ChannelDuplexHandler {
       // The request was answered early (a 401, a 413) and its body is still trickling in: there
       // is no one left to tell, so the connection just ends.
       failed = true;
-      cancel(headerTimer);
+      cancelTimers();
       self.close();
       return;
     }
@@ -126,8 +170,7 @@ final class RequestGuard extends ChannelDuplexHandler {
     }
     if (msg instanceof HttpRequest) {
       HttpRequest req = (HttpRequest) msg;
-      cancel(headerTimer);
-      headerTimer = null;
+      headerDeadline = 0;
       DecoderResult result = req.decoderResult();
       if (result.isFailure()) {
         ReferenceCountUtil.release(msg);
@@ -158,11 +201,12 @@ final class RequestGuard extends ChannelDuplexHandler {
       }
       reading = true;
       pendingResponses++;
-      cancel(bodyTimer);
-      bodyTimer = settings.bodyTimeout().isZero()
-          ? null // no deadline: bodies may stream for as long as bytes keep moving
-          : ctx.executor().schedule(this::bodyTimeOut, settings.bodyTimeout().toMillis(),
-              TimeUnit.MILLISECONDS);
+      if (settings.bodyTimeout().isZero()) {
+        bodyDeadline = 0; // no deadline: bodies may stream for as long as bytes keep moving
+      } else {
+        bodyDeadline = deadline(System.nanoTime() + settings.bodyTimeout().toNanos());
+        arm(ctx, bodyDeadline);
+      }
     } else if (msg instanceof io.netty.handler.codec.http.HttpContent) {
       DecoderResult result = ((io.netty.handler.codec.http.HttpContent) msg).decoderResult();
       if (result.isFailure()) {
@@ -173,8 +217,7 @@ final class RequestGuard extends ChannelDuplexHandler {
       }
     }
     if (msg instanceof LastHttpContent && reading) {
-      cancel(bodyTimer);
-      bodyTimer = null;
+      bodyDeadline = 0;
       reading = false;
     }
     ctx.fireChannelRead(msg);
@@ -217,22 +260,19 @@ final class RequestGuard extends ChannelDuplexHandler {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    cancel(headerTimer);
-    cancel(bodyTimer);
+    cancelTimers();
     ctx.fireChannelInactive();
   }
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
-    cancel(headerTimer);
-    cancel(bodyTimer);
+    cancelTimers();
   }
 
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String message,
       HttpRequest req) {
     failed = true;
-    cancel(headerTimer);
-    cancel(bodyTimer);
+    cancelTimers();
     if (responseStarted) {
       // An error answer cannot go in the middle of a response being streamed.
       ctx.close();
@@ -274,12 +314,6 @@ final class RequestGuard extends ChannelDuplexHandler {
       return cause.getMessage() + ": " + detail.getMessage(); // e.g. which character in a value
     }
     return cause.getMessage();
-  }
-
-  private static void cancel(ScheduledFuture<?> f) {
-    if (f != null) {
-      f.cancel(false);
-    }
   }
 
   private static String seconds(long millis) {
