@@ -165,6 +165,20 @@ final class ProxyRuntime {
         throw new IllegalArgumentException(String.join("; ", problems));
       }
       ProxyState fresh = newState(next);
+      try {
+        for (ListenerSettings l : next.listeners()) {
+          HttpServer server = servers.get(l.name());
+          if (server != null && l.server().tls() != null) {
+            // new certificates for new connections; bad files throw and the old ones stay
+            server.reloadTls(l.server().tls());
+          }
+        }
+      } catch (RuntimeException e) {
+        for (UpstreamRuntime u : fresh.upstreams().values()) {
+          u.group().close();
+        }
+        throw e;
+      }
       ProxyState old = engine.swap(fresh);
       retire(old, next.drainTimeout());
       log.info("proxy reloaded: {} routes, {} upstreams", next.routes().size(),

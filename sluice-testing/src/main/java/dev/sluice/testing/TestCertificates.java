@@ -41,6 +41,7 @@ public final class TestCertificates {
     UNTRUSTED
   }
 
+  private final Path dir;
   private final X509Bundle ca;
   private final X509Bundle server;
   private final X509Bundle client;
@@ -55,15 +56,18 @@ public final class TestCertificates {
   private final Path untrustedClientCert;
   private final Path untrustedClientKey;
 
-  private TestCertificates(Path dir) throws Exception {
-    SecureRandom random = new SecureRandom();
+  private static CertificateBuilder base() {
     Instant now = Instant.now();
-    CertificateBuilder base =
-        new CertificateBuilder()
-            .secureRandom(random)
-            .ecp256()
-            .notBefore(now.minus(1, ChronoUnit.DAYS))
-            .notAfter(now.plus(1, ChronoUnit.DAYS));
+    return new CertificateBuilder()
+        .secureRandom(new SecureRandom())
+        .ecp256()
+        .notBefore(now.minus(1, ChronoUnit.DAYS))
+        .notAfter(now.plus(1, ChronoUnit.DAYS));
+  }
+
+  private TestCertificates(Path dir) throws Exception {
+    this.dir = dir;
+    CertificateBuilder base = base();
 
     ca = base.copy()
         .subject("CN=Sluice Test CA")
@@ -130,6 +134,57 @@ public final class TestCertificates {
       return file;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  /** A server certificate and its key, as PEM files. */
+  public static final class ServerCertificate {
+    private final Path cert;
+    private final Path key;
+
+    private ServerCertificate(Path cert, Path key) {
+      this.cert = cert;
+      this.key = key;
+    }
+
+    public Path cert() {
+      return cert;
+    }
+
+    public Path key() {
+      return key;
+    }
+  }
+
+  /**
+   * Issues one more server certificate, signed by the CA, for the given DNS names; its subject is
+   * {@code CN=<first name>}. A wildcard name such as {@code *.example.com} goes in the subject
+   * only, which is enough for a server choosing certificates by SNI, not for a client checking
+   * host names. The files are written
+   * as {@code <fileStem>.pem} and {@code <fileStem>-key.pem}, replacing any that exist.
+   */
+  public ServerCertificate issueServer(String fileStem, String... dnsNames) {
+    if (dnsNames.length == 0) {
+      throw new IllegalArgumentException("a server certificate needs at least one DNS name");
+    }
+    try {
+      CertificateBuilder b = base()
+          .subject("CN=" + dnsNames[0])
+          .setKeyUsage(true, CertificateBuilder.KeyUsage.digitalSignature)
+          .addExtendedKeyUsageServerAuth();
+      for (String name : dnsNames) {
+        if (!name.startsWith("*.")) {
+          b.addSanDnsName(name); // the certificate builder cannot encode a wildcard there
+        }
+      }
+      X509Bundle bundle = b.buildIssuedBy(ca);
+      return new ServerCertificate(
+          write(dir.resolve(fileStem + ".pem"), bundle.getCertificatePEM()),
+          write(dir.resolve(fileStem + "-key.pem"), bundle.getPrivateKeyPEM()));
+    } catch (UncheckedIOException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot issue a server certificate: " + e, e);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.sluice.http.server;
 
+import dev.sluice.http.tls.TlsSettings;
 import dev.sluice.http.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -29,10 +30,13 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AsciiString;
+import io.netty.util.Mapping;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -48,21 +52,29 @@ import org.slf4j.LoggerFactory;
  * knowledge and the h2c upgrade) and HTTP/2 or HTTP/1.1 over TLS by ALPN, and hands each request to
  * the application's handler as HTTP/1-style objects whatever the protocol.
  *
- * <p>Connection pipeline, cleartext: {@code connection-limit -> idle -> raw-bytes -> (h2c
- * upgrade | HttpServerCodec) -> keep-alive -> guard -> application}. On TLS, {@code ssl -> alpn}
- * picks the HTTP/1.1 tail above or {@code Http2FrameCodec -> Http2MultiplexHandler}, whose streams
- * each run {@code Http2StreamFrameToHttpObjectCodec -> guard -> application}.
+ * <p>Connection pipeline, cleartext: {@code connection-limit -> [proxy-protocol | acl] -> idle
+ * -> raw-bytes -> head-scan -> [h2c] -> HttpServerCodec -> validate -> [h2c upgrade] ->
+ * keep-alive -> guard -> application}; {@link RequestValidator} refuses requests open to
+ * smuggling. On TLS, {@code (ssl | sni) -> alpn} picks the HTTP/1.1 tail above or {@code
+ * Http2FrameCodec -> Http2MultiplexHandler}, whose streams each run {@code
+ * Http2StreamFrameToHttpObjectCodec -> guard -> application}. Certificates can be replaced while
+ * the server runs ({@link #reloadTls()}).
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
   /** Largest body of an h2c upgrade request; larger ones are served over HTTP/1.1. */
   private static final int MAX_UPGRADE_BODY = 1 << 20;
+  /** Largest TLS ClientHello the SNI handler reads before it gives up. */
+  private static final int MAX_CLIENT_HELLO = 16 * 1024;
 
   private final HttpServerSettings settings;
   private final RequestHandlerFactory handlers;
   private final ErrorResponder errors;
-  private final SslContext sslContext;
+  /** Certificates by server name for new connections; null in cleartext. Swapped on reload. */
+  private volatile Mapping<String, SslContext> tlsContexts;
+  private volatile TlsSettings tls;
   private final ConnectionLimiter limiter;
+  private final ConnectionAcl acl;
   private final Transport transport;
   private final boolean ownsGroups;
   private final EventLoopGroup boss;
@@ -93,8 +105,10 @@ public final class HttpServer implements AutoCloseable {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.handlers = Objects.requireNonNull(handlers, "handlers");
     this.errors = Objects.requireNonNull(errors, "errors");
-    this.sslContext = settings.tls() == null ? null : settings.tls().serverContext(settings.http2());
+    this.tls = settings.tls();
+    this.tlsContexts = tls == null ? null : tls.serverContexts(settings.http2());
     this.limiter = new ConnectionLimiter(settings.maxConnections());
+    this.acl = new ConnectionAcl(settings.allow(), settings.deny());
     if ((boss == null) != (workers == null)) {
       throw new IllegalArgumentException("give both event loop groups or neither");
     }
@@ -162,6 +176,42 @@ public final class HttpServer implements AutoCloseable {
     return settings;
   }
 
+  /**
+   * Reads the certificate and key files of the TLS settings again, for new connections;
+   * connections open now keep the certificates they started with.
+   *
+   * @throws IllegalStateException when the server does not use TLS
+   * @throws IllegalArgumentException when a file is missing or does not hold what it should (the
+   *     message names the file); the certificates in use are kept
+   */
+  public void reloadTls() {
+    reloadTls(tls);
+  }
+
+  /**
+   * Takes new TLS settings, such as other SNI certificates, for new connections; connections
+   * open now keep the certificates they started with.
+   *
+   * @throws IllegalStateException when the server does not use TLS
+   * @throws IllegalArgumentException when a file is missing or does not hold what it should (the
+   *     message names the file); the settings and certificates in use are kept
+   */
+  public synchronized void reloadTls(TlsSettings newTls) {
+    if (tlsContexts == null) {
+      throw new IllegalStateException("this server listens in cleartext: there is no TLS to"
+          + " reload");
+    }
+    Objects.requireNonNull(newTls, "tls");
+    Mapping<String, SslContext> contexts = newTls.serverContexts(settings.http2());
+    tls = newTls;
+    tlsContexts = contexts;
+  }
+
+  /** The TLS settings in use (those of the last reload), or null in cleartext. */
+  public TlsSettings tls() {
+    return tls;
+  }
+
   /** Connections open now. */
   public int openConnections() {
     return limiter.open();
@@ -172,16 +222,34 @@ public final class HttpServer implements AutoCloseable {
     return limiter.refused();
   }
 
+  /** Connections closed at once because the client address is not allowed, since start. */
+  public int deniedConnections() {
+    return acl.denied();
+  }
+
   private void initConnection(SocketChannel ch) {
     connections.add(ch);
     ChannelPipeline p = ch.pipeline();
     p.addLast("connection-limit", limiter);
+    if (!settings.proxyProtocolSources().isEmpty()) {
+      p.addLast("proxy-protocol", new ProxyProtocolHandler(settings.proxyProtocolSources(), acl));
+    } else if (acl.active()) {
+      p.addLast("acl", acl);
+    }
     p.addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(),
         TimeUnit.MILLISECONDS));
-    if (sslContext != null) {
-      var ssl = sslContext.newHandler(ch.alloc());
-      ssl.setHandshakeTimeoutMillis(settings.headerTimeout().toMillis());
-      p.addLast("ssl", ssl);
+    Mapping<String, SslContext> contexts = tlsContexts;
+    if (contexts != null) {
+      long handshakeTimeout = settings.headerTimeout().toMillis();
+      if (tls.sniCertificates().isEmpty()) {
+        SslHandler ssl = contexts.map(null).newHandler(ch.alloc());
+        ssl.setHandshakeTimeoutMillis(handshakeTimeout);
+        p.addLast("ssl", ssl);
+      } else {
+        // Reads the server name from the ClientHello, then puts the SslHandler of its
+        // certificate in its own place.
+        p.addLast("sni", new SniHandler(contexts, MAX_CLIENT_HELLO, handshakeTimeout));
+      }
       p.addLast("alpn", new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
         @Override
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
@@ -206,9 +274,10 @@ public final class HttpServer implements AutoCloseable {
 
   private void addHttp1(ChannelPipeline p, boolean h2c) {
     RequestGuard guard = new RequestGuard(settings, errors, false);
+    RequestValidator validator = new RequestValidator();
     p.addLast("raw-bytes", guard.rawBytesWatcher());
-    HttpServerCodec codec =
-        new HttpServerCodec(settings.maxInitialLineLength(), settings.maxHeaderSize(), 64 * 1024);
+    p.addLast("head-scan", validator.rawSide());
+    HttpServerCodec codec = new HttpServerCodec(RequestValidator.decoderConfig(settings));
     if (h2c) {
       HttpServerUpgradeHandler.UpgradeCodecFactory upgrades =
           protocol ->
@@ -222,7 +291,7 @@ public final class HttpServer implements AutoCloseable {
           new HttpServerUpgradeHandler(codec, upgrades, MAX_UPGRADE_BODY) {
             @Override
             protected boolean shouldHandleUpgradeRequest(HttpRequest req) {
-              if (!super.shouldHandleUpgradeRequest(req)
+              if (req.decoderResult().isFailure() || !super.shouldHandleUpgradeRequest(req)
                   || HttpUtil.isTransferEncodingChunked(req)) {
                 return false;
               }
@@ -240,8 +309,11 @@ public final class HttpServer implements AutoCloseable {
               addHttp2(ch.pipeline());
             }
           }));
+      // The h2c handler has put the codec and the upgrade handler behind itself.
+      p.addAfter(p.context(codec).name(), "validate", validator);
     } else {
       p.addLast("codec", codec);
+      p.addLast("validate", validator);
     }
     p.addLast("keep-alive", new HttpServerKeepAliveHandler());
     p.addLast("guard", guard);
@@ -287,7 +359,8 @@ public final class HttpServer implements AutoCloseable {
       if (evt instanceof HttpServerUpgradeHandler.UpgradeEvent
           || evt instanceof CleartextHttp2ServerUpgradeHandler.PriorKnowledgeUpgradeEvent) {
         ChannelPipeline p = ctx.pipeline();
-        for (String name : new String[] {"keep-alive", "guard", "raw-bytes", "app"}) {
+        for (String name :
+            new String[] {"keep-alive", "guard", "raw-bytes", "head-scan", "validate", "app"}) {
           if (p.get(name) != null) {
             p.remove(name);
           }

@@ -1,5 +1,6 @@
 package dev.sluice.http.server;
 
+import dev.sluice.http.net.CidrSet;
 import dev.sluice.http.tls.TlsSettings;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -22,6 +23,9 @@ public final class HttpServerSettings {
   private final int maxConnections;
   private final int maxConcurrentStreams;
   private final int ioThreads;
+  private final CidrSet proxyProtocolSources;
+  private final CidrSet allow;
+  private final CidrSet deny;
 
   private HttpServerSettings(Builder b) {
     this.address = b.address;
@@ -36,6 +40,9 @@ public final class HttpServerSettings {
     this.maxConnections = b.maxConnections;
     this.maxConcurrentStreams = b.maxConcurrentStreams;
     this.ioThreads = b.ioThreads;
+    this.proxyProtocolSources = b.proxyProtocolSources;
+    this.allow = b.allow;
+    this.deny = b.deny;
   }
 
   public static Builder builder() {
@@ -74,7 +81,10 @@ public final class HttpServerSettings {
     return headerTimeout;
   }
 
-  /** How long a client may take to send a request's body, from the end of the headers. */
+  /**
+   * How long a client may take to send a request's body, from the end of the headers; zero for no
+   * deadline.
+   */
   public Duration bodyTimeout() {
     return bodyTimeout;
   }
@@ -97,6 +107,25 @@ public final class HttpServerSettings {
     return ioThreads;
   }
 
+  /**
+   * Sources whose connections may begin with a PROXY protocol header (v1 or v2) naming the real
+   * client; empty (the default) when the PROXY protocol is off. A header from any other source
+   * closes the connection.
+   */
+  public CidrSet proxyProtocolSources() {
+    return proxyProtocolSources;
+  }
+
+  /** Client addresses that may connect; empty (the default) allows every address not denied. */
+  public CidrSet allow() {
+    return allow;
+  }
+
+  /** Client addresses whose connections are closed at once, even when allowed. */
+  public CidrSet deny() {
+    return deny;
+  }
+
   @Override
   public String toString() {
     return (tls == null ? "http://" : "https://") + address.getHostString() + ":"
@@ -117,6 +146,9 @@ public final class HttpServerSettings {
     private int maxConnections = 10_000;
     private int maxConcurrentStreams = 250;
     private int ioThreads;
+    private CidrSet proxyProtocolSources = CidrSet.EMPTY;
+    private CidrSet allow = CidrSet.EMPTY;
+    private CidrSet deny = CidrSet.EMPTY;
 
     private Builder() {}
 
@@ -155,8 +187,17 @@ public final class HttpServerSettings {
       return this;
     }
 
+    /**
+     * How long a client may take to send a request's body; {@link Duration#ZERO} means no
+     * deadline, for long streamed uploads (the idle timeout still ends a connection on which no
+     * bytes move).
+     */
     public Builder bodyTimeout(Duration d) {
-      this.bodyTimeout = positive(d, "body timeout");
+      Objects.requireNonNull(d, "body timeout");
+      if (d.isNegative()) {
+        throw new IllegalArgumentException("body timeout must not be negative: " + d);
+      }
+      this.bodyTimeout = d;
       return this;
     }
 
@@ -180,6 +221,28 @@ public final class HttpServerSettings {
         throw new IllegalArgumentException("io threads must not be negative: " + threads);
       }
       this.ioThreads = threads;
+      return this;
+    }
+
+    /**
+     * Accepts a PROXY protocol header (v1 or v2) on connections from these sources, such as the
+     * load balancer in front; {@link ClientAddress#of} then gives the client it names, and the
+     * access list is applied to that client.
+     */
+    public Builder proxyProtocolSources(CidrSet trusted) {
+      this.proxyProtocolSources = Objects.requireNonNull(trusted, "proxy protocol sources");
+      return this;
+    }
+
+    /** Only clients in these blocks may connect; empty allows all. */
+    public Builder allow(CidrSet allow) {
+      this.allow = Objects.requireNonNull(allow, "allow");
+      return this;
+    }
+
+    /** Clients in these blocks are refused, whatever {@link #allow} says. */
+    public Builder deny(CidrSet deny) {
+      this.deny = Objects.requireNonNull(deny, "deny");
       return this;
     }
 

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.ContentLengthNotAllowedException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -15,9 +16,13 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.InvalidChunkExtensionException;
+import io.netty.handler.codec.http.InvalidChunkTerminationException;
+import io.netty.handler.codec.http.InvalidLineSeparatorException;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http.TransferEncodingNotAllowedException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -43,8 +48,17 @@ final class RequestGuard extends ChannelDuplexHandler {
   /** The response being written is informational (1xx): its end does not end the request. */
   private boolean writingInformational;
   private boolean failed;
-  private ScheduledFuture<?> headerTimer;
-  private ScheduledFuture<?> bodyTimer;
+  /** A response head has been written and its last content not yet. */
+  private boolean responseStarted;
+  /**
+   * The deadlines of the request being read (System.nanoTime; 0 for none), and the one timer that
+   * enforces both. A keep-alive connection moves its deadlines with each request but reschedules
+   * the timer only when it fires early, so that requests cost no timer of their own.
+   */
+  private long headerDeadline;
+  private long bodyDeadline;
+  private ScheduledFuture<?> timer;
+  private long timerAt;
 
   RequestGuard(HttpServerSettings settings, ErrorResponder errors, boolean http2) {
     this.settings = settings;
@@ -59,14 +73,10 @@ final class RequestGuard extends ChannelDuplexHandler {
       public void channelRead(ChannelHandlerContext ctx, Object msg) {
         // Bytes that arrive with no request being read or answered start a new request. The rest
         // of a body still being read after an early answer does not.
-        if (msg instanceof ByteBuf && !reading && pendingResponses == 0 && headerTimer == null
+        if (msg instanceof ByteBuf && !reading && pendingResponses == 0 && headerDeadline == 0
             && !failed && ((ByteBuf) msg).isReadable()) {
-          headerTimer =
-              ctx.executor()
-                  .schedule(
-                      RequestGuard.this::headerTimeOut,
-                      settings.headerTimeout().toMillis(),
-                      TimeUnit.MILLISECONDS);
+          headerDeadline = deadline(System.nanoTime() + settings.headerTimeout().toNanos());
+          arm(ctx, headerDeadline);
         }
         ctx.fireChannelRead(msg);
       }
@@ -85,8 +95,49 @@ final class RequestGuard extends ChannelDuplexHandler {
     self = ctx;
   }
 
+  /** A deadline value that is never 0, which means none. */
+  private static long deadline(long nanos) {
+    return nanos == 0 ? 1 : nanos;
+  }
+
+  /** Makes sure the timer fires by {@code deadline}. */
+  private void arm(ChannelHandlerContext ctx, long deadline) {
+    if (timer != null && timerAt - deadline <= 0) {
+      return; // fires before: it will look at the deadline then
+    }
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    timerAt = deadline;
+    timer = ctx.executor().schedule(this::fired, Math.max(0, deadline - System.nanoTime()),
+        TimeUnit.NANOSECONDS);
+  }
+
+  private void fired() {
+    timer = null;
+    long now = System.nanoTime();
+    if (headerDeadline != 0 && now - headerDeadline >= 0) {
+      headerTimeOut();
+    } else if (bodyDeadline != 0 && now - bodyDeadline >= 0) {
+      bodyTimeOut();
+    } else if (headerDeadline != 0 || bodyDeadline != 0) {
+      long next = headerDeadline == 0 ? bodyDeadline : bodyDeadline == 0 ? headerDeadline
+          : (headerDeadline - bodyDeadline < 0 ? headerDeadline : bodyDeadline);
+      arm(self, next);
+    }
+  }
+
+  private void cancelTimers() {
+    headerDeadline = 0;
+    bodyDeadline = 0;
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
+  }
+
   private void headerTimeOut() {
-    headerTimer = null;
+    headerDeadline = 0;
     if (!self.channel().isActive() || failed) {
       return;
     }
@@ -95,7 +146,7 @@ final class RequestGuard extends ChannelDuplexHandler {
   }
 
   private void bodyTimeOut() {
-    bodyTimer = null;
+    bodyDeadline = 0;
     if (!self.channel().isActive() || failed) {
       return;
     }
@@ -103,7 +154,7 @@ final class RequestGuard extends ChannelDuplexHandler {
       // The request was answered early (a 401, a 413) and its body is still trickling in: there
       // is no one left to tell, so the connection just ends.
       failed = true;
-      cancel(headerTimer);
+      cancelTimers();
       self.close();
       return;
     }
@@ -119,8 +170,7 @@ final class RequestGuard extends ChannelDuplexHandler {
     }
     if (msg instanceof HttpRequest) {
       HttpRequest req = (HttpRequest) msg;
-      cancel(headerTimer);
-      headerTimer = null;
+      headerDeadline = 0;
       DecoderResult result = req.decoderResult();
       if (result.isFailure()) {
         ReferenceCountUtil.release(msg);
@@ -134,9 +184,11 @@ final class RequestGuard extends ChannelDuplexHandler {
         } else if (cause instanceof TooLongFrameException) {
           reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, cause.getMessage(),
               null);
+        } else if (cause instanceof InvalidRequestException) {
+          reject(ctx, ((InvalidRequestException) cause).status(), cause.getMessage(), null);
         } else {
           reject(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request: "
-              + (cause == null ? "unknown error" : cause.getMessage()), null);
+              + reason(cause), null);
         }
         return;
       }
@@ -149,25 +201,23 @@ final class RequestGuard extends ChannelDuplexHandler {
       }
       reading = true;
       pendingResponses++;
-      cancel(bodyTimer);
-      bodyTimer =
-          ctx.executor()
-              .schedule(
-                  this::bodyTimeOut,
-                  settings.bodyTimeout().toMillis(),
-                  TimeUnit.MILLISECONDS);
+      if (settings.bodyTimeout().isZero()) {
+        bodyDeadline = 0; // no deadline: bodies may stream for as long as bytes keep moving
+      } else {
+        bodyDeadline = deadline(System.nanoTime() + settings.bodyTimeout().toNanos());
+        arm(ctx, bodyDeadline);
+      }
     } else if (msg instanceof io.netty.handler.codec.http.HttpContent) {
       DecoderResult result = ((io.netty.handler.codec.http.HttpContent) msg).decoderResult();
       if (result.isFailure()) {
         ReferenceCountUtil.release(msg);
         reject(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request body: "
-            + result.cause().getMessage(), null);
+            + reason(result.cause()), null);
         return;
       }
     }
     if (msg instanceof LastHttpContent && reading) {
-      cancel(bodyTimer);
-      bodyTimer = null;
+      bodyDeadline = 0;
       reading = false;
     }
     ctx.fireChannelRead(msg);
@@ -179,6 +229,10 @@ final class RequestGuard extends ChannelDuplexHandler {
       // 100 Continue and other 1xx answers come before the real one; they end nothing.
       writingInformational = ((HttpResponse) msg).status().codeClass()
           == HttpStatusClass.INFORMATIONAL;
+      responseStarted = !writingInformational;
+    }
+    if (msg instanceof LastHttpContent) {
+      responseStarted = false;
     }
     if (msg instanceof LastHttpContent && !writingInformational) {
       promise = promise.unvoid();
@@ -206,22 +260,24 @@ final class RequestGuard extends ChannelDuplexHandler {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    cancel(headerTimer);
-    cancel(bodyTimer);
+    cancelTimers();
     ctx.fireChannelInactive();
   }
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
-    cancel(headerTimer);
-    cancel(bodyTimer);
+    cancelTimers();
   }
 
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String message,
       HttpRequest req) {
     failed = true;
-    cancel(headerTimer);
-    cancel(bodyTimer);
+    cancelTimers();
+    if (responseStarted) {
+      // An error answer cannot go in the middle of a response being streamed.
+      ctx.close();
+      return;
+    }
     FullHttpResponse r = errors.render(ctx.alloc(), status, message, req);
     if (!http2) {
       r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -230,10 +286,34 @@ final class RequestGuard extends ChannelDuplexHandler {
     ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
   }
 
-  private static void cancel(ScheduledFuture<?> f) {
-    if (f != null) {
-      f.cancel(false);
+  /** A short reason for a decoding error, in words a client's author understands. */
+  static String reason(Throwable cause) {
+    if (cause instanceof ContentLengthNotAllowedException) {
+      return "both Content-Length and Transfer-Encoding";
     }
+    if (cause instanceof TransferEncodingNotAllowedException) {
+      return "Transfer-Encoding is not allowed before HTTP/1.1";
+    }
+    if (cause instanceof InvalidLineSeparatorException) {
+      return "bare LF line end; lines must end with CR LF";
+    }
+    if (cause instanceof InvalidChunkExtensionException) {
+      return "invalid chunk extension or bare LF in a chunk size line";
+    }
+    if (cause instanceof InvalidChunkTerminationException) {
+      return "chunk data not followed by CR LF";
+    }
+    if (cause instanceof NumberFormatException) {
+      return "invalid chunk size: " + cause.getMessage();
+    }
+    if (cause == null || cause.getMessage() == null) {
+      return cause == null ? "unknown error" : cause.getClass().getSimpleName();
+    }
+    Throwable detail = cause.getCause();
+    if (detail != null && detail != cause && detail.getMessage() != null) {
+      return cause.getMessage() + ": " + detail.getMessage(); // e.g. which character in a value
+    }
+    return cause.getMessage();
   }
 
   private static String seconds(long millis) {

@@ -21,14 +21,19 @@ import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.spec.PKCS8EncodedKeySpec;
+import io.netty.util.DomainWildcardMappingBuilder;
+import io.netty.util.Mapping;
 import java.util.Base64;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import javax.net.ssl.SSLException;
 
 /**
- * Where a TLS endpoint finds its PEM certificate, key and optional client CA, and which protocol
- * versions it allows. Builds the Netty {@link SslContext}; TLS 1.2 is the oldest version allowed.
+ * Where a TLS endpoint finds its PEM certificate, key and optional client CA, which protocol
+ * versions it allows, and which other certificates it presents by SNI ({@link SniCertificate}).
+ * Builds the Netty {@link SslContext}s; TLS 1.2 is the oldest version allowed.
  */
 public final class TlsSettings {
   /** Protocol versions Sluice speaks, newest first; nothing older than TLS 1.2. */
@@ -43,8 +48,14 @@ public final class TlsSettings {
   private final Path keyFile;
   private final Path clientCaFile;
   private final String minVersion;
+  private final List<SniCertificate> sniCertificates;
 
   private TlsSettings(Path certFile, Path keyFile, Path clientCaFile, String minVersion) {
+    this(certFile, keyFile, clientCaFile, minVersion, List.of());
+  }
+
+  private TlsSettings(Path certFile, Path keyFile, Path clientCaFile, String minVersion,
+      List<SniCertificate> sniCertificates) {
     this.certFile = Objects.requireNonNull(certFile, "cert_file");
     this.keyFile = Objects.requireNonNull(keyFile, "key_file");
     this.clientCaFile = clientCaFile;
@@ -52,6 +63,16 @@ public final class TlsSettings {
       throw new IllegalArgumentException("min_version must be 1.2 or 1.3, not " + minVersion);
     }
     this.minVersion = minVersion;
+    Set<String> seen = new HashSet<>();
+    for (SniCertificate c : sniCertificates) {
+      for (String name : c.serverNames()) {
+        if (!seen.add(name)) {
+          throw new IllegalArgumentException("server name " + name
+              + " is given to more than one SNI certificate");
+        }
+      }
+    }
+    this.sniCertificates = List.copyOf(sniCertificates);
   }
 
   /**
@@ -61,6 +82,22 @@ public final class TlsSettings {
    */
   public static TlsSettings of(Path certFile, Path keyFile, Path clientCaFile, String minVersion) {
     return new TlsSettings(certFile, keyFile, clientCaFile, minVersion);
+  }
+
+  /**
+   * The same settings with these certificates presented by SNI; the certificate of {@link
+   * #certFile()} stays the default for other names and for clients that send none.
+   *
+   * @throws IllegalArgumentException when a server name is given to two certificates
+   */
+  public TlsSettings withSniCertificates(List<SniCertificate> certificates) {
+    return new TlsSettings(certFile, keyFile, clientCaFile, minVersion,
+        Objects.requireNonNull(certificates, "sni certificates"));
+  }
+
+  /** The certificates chosen by SNI, beside the default one. */
+  public List<SniCertificate> sniCertificates() {
+    return sniCertificates;
   }
 
   public Path certFile() {
@@ -86,6 +123,31 @@ public final class TlsSettings {
    *     message names the file
    */
   public SslContext serverContext(boolean http2) {
+    return serverContext(certFile, keyFile, http2);
+  }
+
+  /**
+   * Loads every certificate, reading the files now, and maps a server name asked for by SNI to
+   * the context of its certificate, or to the default one ({@link #serverContext}) for other
+   * names and for null.
+   *
+   * @throws IllegalArgumentException when a file is missing or does not hold what it should; the
+   *     message names the file
+   */
+  public Mapping<String, SslContext> serverContexts(boolean http2) {
+    SslContext defaultContext = serverContext(http2);
+    DomainWildcardMappingBuilder<SslContext> b = new DomainWildcardMappingBuilder<>(
+        sniCertificates.size() * 2 + 1, defaultContext);
+    for (SniCertificate c : sniCertificates) {
+      SslContext ctx = serverContext(c.certFile(), c.keyFile(), http2);
+      for (String name : c.serverNames()) {
+        b.add(name, ctx);
+      }
+    }
+    return b.build();
+  }
+
+  private SslContext serverContext(Path certFile, Path keyFile, boolean http2) {
     check(certFile, "cert_file");
     check(keyFile, "key_file");
     if (clientCaFile != null) {
@@ -111,7 +173,7 @@ public final class TlsSettings {
               ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
               alpn));
       SslContext ctx = b.build();
-      checkKeyMatchesCertificate();
+      checkKeyMatchesCertificate(certFile, keyFile);
       return ctx;
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException(
@@ -127,7 +189,7 @@ public final class TlsSettings {
    * signs a probe with the key and verifies it with the certificate. Keys in a form this check
    * cannot read (other than PKCS#8) are left to the handshake.
    */
-  private void checkKeyMatchesCertificate() {
+  private static void checkKeyMatchesCertificate(Path certFile, Path keyFile) {
     PublicKey publicKey;
     PrivateKey privateKey;
     try {
@@ -201,7 +263,8 @@ public final class TlsSettings {
   @Override
   public String toString() {
     return "TLS(cert " + certFile + ", key " + keyFile
-        + (clientCaFile == null ? "" : ", client CA " + clientCaFile) + ", min " + minVersion + ")";
+        + (clientCaFile == null ? "" : ", client CA " + clientCaFile) + ", min " + minVersion
+        + (sniCertificates.isEmpty() ? "" : ", SNI " + sniCertificates) + ")";
   }
 
 }

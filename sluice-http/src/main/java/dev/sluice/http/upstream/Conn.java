@@ -207,7 +207,11 @@ final class Conn {
       current = ex;
       Http1Handler h = http1;
       try {
-        channel.eventLoop().execute(() -> h.lend(ex, reused));
+        if (channel.eventLoop().inEventLoop()) {
+          h.lend(ex, reused);
+        } else {
+          channel.eventLoop().execute(() -> h.lend(ex, reused));
+        }
       } catch (RejectedExecutionException e) {
         pool.http1StreamEnded(this, ex, false, false, false);
         ex.streamHandler.onFailure(new UpstreamException(UpstreamException.Kind.CLOSED,
@@ -277,15 +281,16 @@ final class Conn {
     }
 
     @Override
-    public io.netty.channel.ChannelFuture write(io.netty.handler.codec.http.HttpObject msg) {
+    public void write(io.netty.handler.codec.http.HttpObject msg) {
       if (ended) {
         ReferenceCountUtil.release(msg);
-        return channel().newFailedFuture(new ClosedChannelException());
+        return;
       }
       if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
         requestDone = true;
       }
-      return channel().write(msg);
+      // A failed write closes the channel, which reports the failure: no promise needed.
+      channel().write(msg, channel().voidPromise());
     }
 
     /** Follows the response through, then hands it to the caller. */
@@ -467,23 +472,17 @@ final class Conn {
       }
 
       @Override
-      public io.netty.channel.ChannelFuture write(io.netty.handler.codec.http.HttpObject msg) {
+      public void write(io.netty.handler.codec.http.HttpObject msg) {
         if (ended) {
           ReferenceCountUtil.release(msg);
-          return ctx.newFailedFuture(new ClosedChannelException());
+          return;
         }
         if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
           requestDone = true;
         }
-        io.netty.channel.ChannelFuture f = ctx.write(msg);
-        if (!written) {
-          f.addListener(w -> {
-            if (w.isSuccess()) {
-              written = true;
-            }
-          });
-        }
-        return f;
+        // Whether the request reached the endpoint is told by the wire counter; a failed write
+        // closes the channel, which reports the failure.
+        ctx.write(msg, ctx.voidPromise());
       }
 
       @Override
@@ -500,7 +499,7 @@ final class Conn {
         } else if (!ctx.channel().config().isAutoRead()) {
           ctx.channel().config().setAutoRead(true);
         }
-        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, reusable, true,
+        group.postOrRun(() -> pool.http1StreamEnded(Conn.this, exchange, reusable, true,
             status >= 500));
       }
 
@@ -512,7 +511,8 @@ final class Conn {
         ended = true;
         end();
         ctx.close();
-        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, false, failure, failure));
+        group.postOrRun(() -> pool.http1StreamEnded(Conn.this, exchange, false, failure,
+            failure));
       }
 
       @Override
@@ -838,7 +838,7 @@ final class Conn {
       ended = true;
       // A stream ended both ways is closed already; one still open is reset.
       stream.close();
-      group.post(() -> pool.http2StreamEnded(Conn.this, exchange, true, status >= 500));
+      group.postOrRun(() -> pool.http2StreamEnded(Conn.this, exchange, true, status >= 500));
     }
 
     @Override
@@ -848,7 +848,7 @@ final class Conn {
       }
       ended = true;
       stream.close();
-      group.post(() -> pool.http2StreamEnded(Conn.this, exchange, failure, failure));
+      group.postOrRun(() -> pool.http2StreamEnded(Conn.this, exchange, failure, failure));
     }
 
     @Override

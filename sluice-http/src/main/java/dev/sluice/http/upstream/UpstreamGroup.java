@@ -245,10 +245,23 @@ public final class UpstreamGroup implements AutoCloseable {
       handler.onOpenFailed(closedException(null, false));
       return;
     }
+    if (control.inEventLoop()) {
+      dispatch(ex); // a caller on the control loop (the proxy on one loop) saves a task hop
+      return;
+    }
     try {
       control.execute(() -> dispatch(ex));
     } catch (RejectedExecutionException e) {
       handler.onOpenFailed(closedException(null, false));
+    }
+  }
+
+  /** Runs {@code task} on the control loop: at once when already there. */
+  void postOrRun(Runnable task) {
+    if (control.inEventLoop()) {
+      task.run();
+    } else {
+      post(task);
     }
   }
 

@@ -1,7 +1,6 @@
 package dev.sluice.http.upstream;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpObject;
 
@@ -31,9 +30,10 @@ public interface UpstreamStream {
 
   /**
    * Writes part of the request. The caller hands its reference to {@code msg} over. The head goes
-   * as given: the caller has set Host, the request-target and the framing headers.
+   * as given: the caller has set Host, the request-target and the framing headers. A write that
+   * fails breaks the connection, which {@link UpstreamStreamHandler#onFailure} reports.
    */
-  ChannelFuture write(HttpObject msg);
+  void write(HttpObject msg);
 
   void flush();
 

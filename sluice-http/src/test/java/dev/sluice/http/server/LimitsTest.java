@@ -1,6 +1,7 @@
 package dev.sluice.http.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sluice.testing.Await;
 import java.io.IOException;
@@ -157,6 +158,23 @@ class LimitsTest {
       assertThat(c.closedWithin(Duration.ofSeconds(2))).isTrue();
     }
     assertThat(app.answered()).isZero();
+  }
+
+  @Test
+  void aZeroBodyTimeoutLetsABodyTakeAsLongAsItNeeds() throws Exception {
+    HttpServer server = servers.start(TestServers.settings().bodyTimeout(Duration.ZERO)
+        .idleTimeout(Duration.ofSeconds(30)), app);
+    try (RawConnection c = new RawConnection(server.localAddress())) {
+      c.send("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234");
+      // Well past the default deadline of other tests here: still open, nothing answered.
+      assertThat(c.closedWithin(Duration.ofMillis(1500))).isFalse();
+      c.send("56789");
+      RawConnection.Response r = c.readResponse();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.body()).contains("bytes=10");
+    }
+    assertThatThrownBy(() -> TestServers.settings().bodyTimeout(Duration.ofMillis(-1)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("body timeout");
   }
 
   @Test

@@ -26,7 +26,8 @@ final class HopHeaders {
    */
   static void strip(HttpHeaders h, boolean keepUpgrade) {
     String upgrade = keepUpgrade ? h.get(HttpHeaderNames.UPGRADE) : null;
-    List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+    List<String> connection = h.contains(HttpHeaderNames.CONNECTION)
+        ? h.getAll(HttpHeaderNames.CONNECTION) : List.of();
     if (!connection.isEmpty()) {
       for (String value : connection) {
         int start = 0;

@@ -91,6 +91,16 @@ final class ProxyHandler extends ChannelDuplexHandler {
   /** After a WebSocket handshake: the upstream's raw connection. */
   private Channel tunnel;
   private boolean closed;
+  /** The client's address and its text, found once per connection. */
+  private InetSocketAddress clientAddress;
+  private String clientText;
+  /**
+   * The one timer of the connection: requests set their deadline, and the timer, when it fires,
+   * acts on the deadline of the request then in progress or waits for it. Keep-alive traffic
+   * thus schedules a timer now and then, not one per request.
+   */
+  private ScheduledFuture<?> tick;
+  private long tickAt;
 
   ProxyHandler(ProxyEngine engine, String listener, boolean http2, boolean tls) {
     this.engine = engine;
@@ -168,6 +178,10 @@ final class ProxyHandler extends ChannelDuplexHandler {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closed = true;
+    if (tick != null) {
+      tick.cancel(false);
+      tick = null;
+    }
     if (call != null) {
       call.clientGone();
     }
@@ -191,6 +205,22 @@ final class ProxyHandler extends ChannelDuplexHandler {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     log.debug("client connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
     ctx.close();
+  }
+
+  /** The connection's timer fired: acts on the deadline of the request in progress, if due. */
+  private void ticked() {
+    tick = null;
+    Call c = call;
+    if (c == null || c.ended || c.deadline == Long.MAX_VALUE) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (c.deadline - now <= 0) {
+      c.timerFired();
+    } else {
+      tickAt = c.deadline;
+      tick = ctx.executor().schedule(this::ticked, c.deadline - now, TimeUnit.NANOSECONDS);
+    }
   }
 
   private void releaseBacklog() {
@@ -218,7 +248,11 @@ final class ProxyHandler extends ChannelDuplexHandler {
   private void begin(HttpRequest req) {
     ProxyState state = engine.state();
     long start = System.nanoTime();
-    InetSocketAddress clientAddress = ClientAddress.of(ctx.channel());
+    if (clientAddress == null) {
+      clientAddress = ClientAddress.of(ctx.channel());
+      clientText = clientAddress == null || clientAddress.getAddress() == null ? "unknown"
+          : clientAddress.getAddress().getHostAddress();
+    }
     InetAddress client = clientAddress == null ? null : clientAddress.getAddress();
     HttpHeaders h = req.headers();
     String uri = req.uri();
@@ -292,9 +326,8 @@ final class ProxyHandler extends ChannelDuplexHandler {
       h.remove(HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text());
     }
     forwarded(h, state, client, clientHost);
-    String via = (http2 ? "2 " : req.protocolVersion().minorVersion() == 0 ? "1.0 " : "1.1 ")
-        + state.settings.via();
-    h.add(HttpHeaderNames.VIA, via);
+    h.add(HttpHeaderNames.VIA, http2 ? state.via2 : req.protocolVersion().minorVersion() == 0
+        ? state.via10 : state.via11);
     RouteSettings rs = route.settings();
     if (rs.hostRewrite() != null) {
       h.set(HttpHeaderNames.HOST, rs.hostRewrite());
@@ -329,7 +362,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
   private void forwarded(HttpHeaders h, ProxyState state, InetAddress client, String clientHost) {
     boolean trusted = client != null && !state.trustedProxies.isEmpty()
         && state.trustedProxies.contains(client);
-    String address = client == null ? "unknown" : client.getHostAddress();
+    String address = clientText;
     if (trusted) {
       List<String> prior = h.getAll(X_FORWARDED_FOR);
       if (prior.isEmpty()) {
@@ -426,9 +459,10 @@ final class ProxyHandler extends ChannelDuplexHandler {
     final RouteSettings.Timeouts timeouts;
     final RouteSettings.Retry retry;
 
-    final ArrayDeque<HttpContent> pending = new ArrayDeque<>();
-    final List<ByteBuf> replay = new ArrayList<>();
+    final ArrayDeque<HttpContent> pending = new ArrayDeque<>(4);
+    final List<ByteBuf> replay = new ArrayList<>(2);
     int replayBytes;
+    long pendingBytes;
     boolean replayable = true;
     boolean requestDone;
     long bytesIn;
@@ -436,7 +470,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
 
     Attempt attempt;
     int attempts;
-    final Set<Endpoint> tried = new HashSet<>();
+    final Set<Endpoint> tried = new HashSet<>(4);
     boolean retrying;
     boolean responseStarted;
     boolean responseHead;
@@ -444,7 +478,8 @@ final class ProxyHandler extends ChannelDuplexHandler {
     boolean ended;
     String error;
     String upstreamAuthority;
-    ScheduledFuture<?> timer;
+    /** When the timer acts on this call ({@link Long#MAX_VALUE}: never). */
+    long deadline = Long.MAX_VALUE;
     long lastActivity;
     boolean headOnly;
 
@@ -470,8 +505,6 @@ final class ProxyHandler extends ChannelDuplexHandler {
       this.headOnly = method.equals(HttpMethod.HEAD);
       state.inFlight.incrementAndGet();
       upstream.active.incrementAndGet();
-      // Until a connection is lent, the body waits here: read no more of it meanwhile.
-      ctx.channel().config().setAutoRead(false);
     }
 
     void startAttempt() {
@@ -520,6 +553,11 @@ final class ProxyHandler extends ChannelDuplexHandler {
         }
       } else {
         pending.add(content);
+        pendingBytes += n;
+        if (pendingBytes > MAX_REPLAY_BYTES) {
+          // no connection yet: the body waits here, and no more of it is read meanwhile
+          ctx.channel().config().setAutoRead(false);
+        }
       }
     }
 
@@ -608,19 +646,22 @@ final class ProxyHandler extends ChannelDuplexHandler {
     }
 
     void armTimer(long nanos) {
-      cancelTimer();
-      timer = ctx.executor().schedule(this::timerFired, nanos, TimeUnit.NANOSECONDS);
-    }
-
-    void cancelTimer() {
-      if (timer != null) {
-        timer.cancel(false);
-        timer = null;
+      deadline = System.nanoTime() + nanos;
+      if (tick == null || tickAt - deadline > 0) {
+        if (tick != null) {
+          tick.cancel(false);
+        }
+        tickAt = deadline;
+        tick = ctx.executor().schedule(ProxyHandler.this::ticked, nanos, TimeUnit.NANOSECONDS);
       }
     }
 
-    private void timerFired() {
-      timer = null;
+    void cancelTimer() {
+      deadline = Long.MAX_VALUE;
+    }
+
+    void timerFired() {
+      deadline = Long.MAX_VALUE;
       if (ended) {
         return;
       }
@@ -764,6 +805,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
       while ((c = call.pending.poll()) != null) {
         writeBody(c);
       }
+      call.pendingBytes = 0;
       if (call.requestDone) {
         if (!hasLast()) {
           // the replayed body ended with the LastHttpContent: send an end for this attempt
@@ -816,12 +858,17 @@ final class ProxyHandler extends ChannelDuplexHandler {
     /** The whole request went out: now the response head is awaited. */
     void requestSent() {
       call.armTimer(call.firstByteTimeout().toNanos());
-      ctx.channel().config().setAutoRead(true);
+      if (!ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(true);
+      }
     }
 
     private void updateClientRead() {
       // After the request, reading goes on: a close is noticed, a pipelined request waits aside.
-      ctx.channel().config().setAutoRead(call.requestDone || stream.isWritable());
+      boolean read = call.requestDone || stream.isWritable();
+      if (read != ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(read);
+      }
     }
 
     @Override
@@ -961,29 +1008,32 @@ final class ProxyHandler extends ChannelDuplexHandler {
         }
         HttpUtil.setKeepAlive(r, call.keepAlive);
       }
-      h.add(HttpHeaderNames.VIA, (stream.isHttp2() ? "2 " : "1.1 ") + call.state.settings.via());
+      h.add(HttpHeaderNames.VIA, stream.isHttp2() ? call.state.via2 : call.state.via11);
       call.route.editResponseHeaders(h);
       call.responseStarted = true;
       if (r instanceof HttpContent) {
         // head and body in one object (an HTTP/2 response without a body): written below
         return;
       }
-      ctx.write(r);
+      ctx.write(r, ctx.voidPromise());
     }
 
     private void content(HttpContent c) {
       call.bytesOut += c.content().readableBytes();
       boolean last = c instanceof LastHttpContent;
       if (last) {
-        ctx.writeAndFlush(c).addListener(http2 || call.keepAlive
-            ? ChannelFutureListener.CLOSE_ON_FAILURE : ChannelFutureListener.CLOSE);
+        if (http2 || call.keepAlive) {
+          ctx.writeAndFlush(c, ctx.voidPromise()); // a failure closes the connection
+        } else {
+          ctx.writeAndFlush(c).addListener(ChannelFutureListener.CLOSE);
+        }
         int code = call.status;
         UpstreamStream s = stream;
         onStream(() -> s.complete(code));
         call.end(code);
         return;
       }
-      ctx.writeAndFlush(c);
+      ctx.writeAndFlush(c, ctx.voidPromise());
       if (!ctx.channel().isWritable()) {
         UpstreamStream s = stream;
         onStream(() -> s.setAutoRead(false));

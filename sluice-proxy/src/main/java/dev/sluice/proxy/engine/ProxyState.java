@@ -25,6 +25,10 @@ public final class ProxyState {
   private final Map<String, RouteAccess> access = new HashMap<>();
   private final Map<String, Map<String, RouteMeters>> meters = new HashMap<>();
   final AtomicInteger inFlight = new AtomicInteger();
+  /** The {@code Via} values for each protocol version of the previous hop. */
+  final String via10;
+  final String via11;
+  final String via2;
 
   public ProxyState(ProxySettings settings, Map<String, UpstreamRuntime> upstreams,
       ProxyMetrics metrics) {
@@ -32,6 +36,9 @@ public final class ProxyState {
     this.router = Router.of(settings.routes());
     this.upstreams = Map.copyOf(upstreams);
     this.trustedProxies = CidrSet.of(settings.trustedProxies());
+    this.via10 = "1.0 " + settings.via();
+    this.via11 = "1.1 " + settings.via();
+    this.via2 = "2 " + settings.via();
     for (RouteSettings r : settings.routes()) {
       if (!r.allow().isEmpty() || !r.deny().isEmpty()) {
         access.put(r.name(), new RouteAccess(CidrSet.of(r.allow()), CidrSet.of(r.deny())));

@@ -33,11 +33,10 @@ import java.util.function.ToDoubleFunction;
  * <p>Per route and upstream (tags {@code route}, {@code upstream}; {@code none} for a null name):
  * {@code sluice.proxy.requests} (also tagged {@code status_class}: {@code 1xx} to {@code 5xx}, or
  * {@code error} when no response was sent), {@code sluice.proxy.request.duration} (a timer with a
- * percentile histogram and the 0.5, 0.95 and 0.99 quantiles), {@code sluice.proxy.retries}, {@code
- * sluice.proxy.rate_limited}, {@code sluice.proxy.denied}, {@code sluice.proxy.upstream.failures}.
- * Micrometer's Prometheus registry shows a timer with a percentile histogram as that histogram
- * only, without the client-side quantiles: there, use {@code histogram_quantile}, which also
- * aggregates across instances.
+ * percentile histogram, for {@code histogram_quantile} across instances), {@code
+ * sluice.proxy.request.latency} (the same times as P50, P95 and P99 of the last minute), {@code
+ * sluice.proxy.retries}, {@code sluice.proxy.rate_limited}, {@code sluice.proxy.denied}, {@code
+ * sluice.proxy.upstream.failures}.
  *
  * <p>Per endpoint (tags {@code upstream}, {@code endpoint} = {@code host:port}): the gauges {@code
  * sluice.proxy.upstream.endpoint.healthy} and {@code .ejected} (1 or 0), {@code .circuit} ({@value
