@@ -1,6 +1,7 @@
 package dev.sluice.app.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.http.net.CidrSet;
 import dev.sluice.http.server.HttpServerSettings;
 import dev.sluice.http.tls.TlsSettings;
 import dev.sluice.http.upstream.CircuitBreakerSettings;
@@ -124,6 +125,9 @@ final class ProxyConfig {
       server.maxHeaderCount(l.integer("max_header_count", 100, 1, 10_000));
       server.maxConnections(l.integer("max_connections", 10_000, 1, 1_000_000));
       server.maxConcurrentStreams(l.integer("max_concurrent_streams", 250, 1, 10_000));
+      server.allow(CidrSet.of(cidrs(l, "allow")));
+      server.deny(CidrSet.of(cidrs(l, "deny")));
+      server.proxyProtocolSources(CidrSet.of(cidrs(l, "proxy_protocol_from")));
       l.rejectUnknownKeys();
       if (l.problemCount() == before) {
         try {
@@ -615,6 +619,13 @@ final class ProxyConfig {
     List<String> given = n.strings(key);
     for (int i = 0; i < given.size(); i++) {
       String problem = Cidr.problem(given.get(i).trim());
+      if (problem == null) {
+        try {
+          CidrSet.of(given.get(i).trim()); // also refuses address bits beyond the prefix
+        } catch (IllegalArgumentException e) {
+          problem = e.getMessage();
+        }
+      }
       if (problem != null) {
         n.problemAt(n.pathOf(key) + "[" + i + "]", problem);
       } else {

@@ -1,9 +1,12 @@
 package dev.sluice.app.config;
 
+import dev.sluice.http.tls.SniCertificate;
 import dev.sluice.http.tls.TlsSettings;
 import dev.sluice.http.upstream.UpstreamTls;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Reads the {@code tls} sections of listeners (server side) and of upstreams (client side). */
 final class TlsConfig {
@@ -11,7 +14,7 @@ final class TlsConfig {
 
   /**
    * A listener's {@code tls}: {@code cert_file}, {@code key_file}, {@code client_ca_file}, {@code
-   * min_version}. The files are loaded now, so that a missing or mismatched one is reported with
+   * min_version}, and {@code sni} certificates by server name. The files are loaded now, so that a missing or mismatched one is reported with
    * its key rather than at start. Returns null after recording the problems found.
    */
   static TlsSettings server(ConfigNode t, boolean http2) {
@@ -19,6 +22,7 @@ final class TlsConfig {
     String key = t.string("key_file", null);
     String ca = t.string("client_ca_file", null);
     String min = t.oneOf("min_version", "1.2", "1.2", "1.3");
+    List<SniCertificate> sni = t.has("sni") ? sni(t) : List.of();
     if (cert == null) {
       t.problem("cert_file", "is required when tls is configured");
     }
@@ -29,15 +33,44 @@ final class TlsConfig {
     if (cert == null || key == null) {
       return null;
     }
-    TlsSettings tls = TlsSettings.of(Path.of(cert), Path.of(key),
-        ca == null ? null : Path.of(ca), min);
     try {
+      TlsSettings tls = TlsSettings.of(Path.of(cert), Path.of(key),
+          ca == null ? null : Path.of(ca), min);
+      if (!sni.isEmpty()) {
+        tls = tls.withSniCertificates(sni);
+      }
       tls.serverContext(http2);
       return tls;
     } catch (IllegalArgumentException e) {
       t.problem(null, e.getMessage());
       return null;
     }
+  }
+
+  /** {@code sni: [{server_names: [...], cert_file, key_file}]}: certificates chosen by SNI. */
+  private static List<SniCertificate> sni(ConfigNode t) {
+    List<SniCertificate> out = new ArrayList<>();
+    for (ConfigNode c : t.sections("sni")) {
+      List<String> names = c.strings("server_names");
+      String cert = c.string("cert_file", null);
+      String key = c.string("key_file", null);
+      c.rejectUnknownKeys();
+      if (cert == null) {
+        c.problem("cert_file", "is required");
+      }
+      if (key == null) {
+        c.problem("key_file", "is required");
+      }
+      if (cert == null || key == null) {
+        continue;
+      }
+      try {
+        out.add(SniCertificate.of(names, Path.of(cert), Path.of(key)));
+      } catch (IllegalArgumentException e) {
+        c.problem("server_names", e.getMessage());
+      }
+    }
+    return out;
   }
 
   /**

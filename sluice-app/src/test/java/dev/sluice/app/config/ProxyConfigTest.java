@@ -223,7 +223,10 @@ class ProxyConfigTest {
           + "max_header_bytes: 32KiB\n"
           + "max_header_count: 50\n"
           + "max_connections: 7\n"
-          + "max_concurrent_streams: 9\n")).listeners().get(0);
+          + "max_concurrent_streams: 9\n"
+          + "allow: [10.0.0.0/8]\n"
+          + "deny: [10.1.2.3]\n"
+          + "proxy_protocol_from: [192.168.1.0/24]\n")).listeners().get(0);
       assertThat(l.name()).isEqualTo("web");
       HttpServerSettings s = l.server();
       assertThat(s.http2()).isFalse();
@@ -238,6 +241,31 @@ class ProxyConfigTest {
       assertThat(s.maxHeaderCount()).isEqualTo(50);
       assertThat(s.maxConnections()).isEqualTo(7);
       assertThat(s.maxConcurrentStreams()).isEqualTo(9);
+      assertThat(s.allow().entries()).containsExactly("10.0.0.0/8");
+      assertThat(s.deny().entries()).containsExactly("10.1.2.3");
+      assertThat(s.proxyProtocolSources().entries()).containsExactly("192.168.1.0/24");
+    }
+
+    @Test
+    void listenerSniCertificates() {
+      TestCertificates certs = TestCertificates.create(tmp);
+      HttpServerSettings s = proxy(listener("tls:\n"
+          + "  cert_file: '" + certs.serverCert() + "'\n"
+          + "  key_file: '" + certs.serverKey() + "'\n"
+          + "  sni:\n"
+          + "    - server_names: [api.example.com, \"*.api.example.com\"]\n"
+          + "      cert_file: '" + certs.serverCert() + "'\n"
+          + "      key_file: '" + certs.serverKey() + "'\n")).listeners().get(0).server();
+      assertThat(s.tls().sniCertificates()).singleElement().satisfies(c ->
+          assertThat(c.serverNames()).containsExactly("api.example.com", "*.api.example.com"));
+    }
+
+    @Test
+    void listenerAccessListsAreEmptyByDefault() {
+      HttpServerSettings s = proxy(MINIMAL).listeners().get(0).server();
+      assertThat(s.allow().isEmpty()).isTrue();
+      assertThat(s.deny().isEmpty()).isTrue();
+      assertThat(s.proxyProtocolSources().isEmpty()).isTrue();
     }
 
     @Test
@@ -697,6 +725,23 @@ class ProxyConfigTest {
                   + " 10.0.0.0/8 (host names are not allowed)",
               "proxy.trusted_proxies[0]: \"::1/129\" has a prefix length that is not a number"
                   + " from 0 to 128");
+    }
+
+    @Test
+    void badListenerAccessListsAndSni() {
+      assertThat(problems(listener("allow: [10.1.0.0/8]\nproxy_protocol_from: [lb.internal]")))
+          .hasSize(2)
+          .anySatisfy(p -> assertThat(p).startsWith("proxy.listeners[0].allow[0]: ")
+              .contains("10.1.0.0/8"))
+          .anySatisfy(p -> assertThat(p).isEqualTo("proxy.listeners[0].proxy_protocol_from[0]:"
+              + " \"lb.internal\" is not an IP address or CIDR block such as 10.0.0.0/8 (host"
+              + " names are not allowed)"));
+      assertThat(problems(listener("tls:\n  cert_file: /c\n  key_file: /k\n  sni:\n"
+          + "    - {server_names: [\"a b\"], cert_file: /c, key_file: /k}\n"
+          + "    - {server_names: [x.example]}\n")))
+          .anySatisfy(p -> assertThat(p).startsWith("proxy.listeners[0].tls.sni[0].server_names:"))
+          .contains("proxy.listeners[0].tls.sni[1].cert_file: is required",
+              "proxy.listeners[0].tls.sni[1].key_file: is required");
     }
 
     @Test
