@@ -236,7 +236,9 @@ public final class HttpServer implements AutoCloseable {
     } else if (acl.active()) {
       p.addLast("acl", acl);
     }
-    p.addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(),
+    // Reader idleness only: watching writes would cost a promise and a listener per write, and a
+    // connection with a response in progress is never closed as idle anyway.
+    p.addLast("idle", new IdleStateHandler(settings.idleTimeout().toMillis(), 0, 0,
         TimeUnit.MILLISECONDS));
     Mapping<String, SslContext> contexts = tlsContexts;
     if (contexts != null) {

@@ -87,7 +87,12 @@ final class RequestGuard extends ChannelDuplexHandler {
 
   /** True when no request is being read or answered: the connection may be closed at once. */
   boolean idle() {
-    return !reading && pendingResponses == 0;
+    if (reading || pendingResponses > 0) {
+      return false;
+    }
+    // an answer written whole may still wait in the outbound buffer: not idle until it is sent
+    var out = self == null ? null : self.channel().unsafe().outboundBuffer();
+    return out == null || out.totalPendingWriteBytes() == 0;
   }
 
   @Override
@@ -234,15 +239,12 @@ final class RequestGuard extends ChannelDuplexHandler {
     if (msg instanceof LastHttpContent) {
       responseStarted = false;
     }
-    if (msg instanceof LastHttpContent && !writingInformational) {
-      promise = promise.unvoid();
-      promise.addListener(f -> {
-        if (pendingResponses > 0) {
-          pendingResponses--;
-        }
-        // A response sent before the body was read (e.g. 413, 401) leaves the body deadline
-        // running: the rest of the body is still read, and dropped, by the application.
-      });
+    if (msg instanceof LastHttpContent && !writingInformational && pendingResponses > 0) {
+      // Counted as answered when written: idle() also waits for the outbound buffer to drain,
+      // so no promise or listener is needed per response. A response sent before the body was
+      // read (e.g. 413, 401) leaves the body deadline running: the rest of the body is still
+      // read, and dropped, by the application.
+      pendingResponses--;
     }
     ctx.write(msg, promise);
   }
