@@ -511,18 +511,15 @@ final class ProxyHandler extends ChannelDuplexHandler {
       attempts++;
       Attempt a = new Attempt(this);
       attempt = a;
-      byte[] hashKey = hashKey();
+      byte[] hashKey = upstream.settings.loadBalancing()
+          == dev.sluice.http.upstream.LoadBalancing.CONSISTENT_HASH ? hashKey() : null;
       upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(),
           tried.isEmpty() ? Set.of() : Set.copyOf(tried), timeouts.connect()), a);
     }
 
     private byte[] hashKey() {
       UpstreamSettings.HashKey by = upstream.settings.hashBy();
-      if (upstream.settings.loadBalancing()
-          != dev.sluice.http.upstream.LoadBalancing.CONSISTENT_HASH) {
-        return null;
-      }
-      String key = null;
+      String key;
       if (by == null || by.source() == UpstreamSettings.HashKey.Source.CLIENT_ADDRESS) {
         key = client == null ? null : client.getAddress().getHostAddress();
       } else if (by.source() == UpstreamSettings.HashKey.Source.HEADER) {
