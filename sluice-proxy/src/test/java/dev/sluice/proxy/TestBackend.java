@@ -17,6 +17,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -29,6 +30,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -42,6 +44,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32;
 
 /**
@@ -50,17 +53,23 @@ import java.util.zip.CRC32;
  * its headers (one {@code name: value} line each, names lowercased), then the body's size and
  * CRC32. Paths: {@code /status/N} answers N; {@code /delay/MS} answers after MS milliseconds;
  * {@code /bytes/N} streams N bytes as fast as the client takes them; {@code /drop} closes the
- * connection without an answer; {@code /ws} is a WebSocket echo.
+ * connection without an answer; {@code /ws} is a WebSocket echo ("bye" makes it close with 1000);
+ * {@code /hop} answers chunked with hop-by-hop headers that must not pass a proxy; {@code /health}
+ * answers {@link #healthStatus}.
  */
 final class TestBackend implements AutoCloseable {
   final String name;
   final AtomicInteger connections = new AtomicInteger();
   final AtomicInteger requests = new AtomicInteger();
   final Map<String, AtomicInteger> perPath = new ConcurrentHashMap<>();
+  /** Bytes of {@code /bytes/N} bodies the backend's connections took so far. */
+  final AtomicLong streamed = new AtomicLong();
+  /** What {@code /health} answers. */
+  volatile int healthStatus = 200;
   private final EventLoopGroup group;
   private final Channel server;
 
-  private TestBackend(String name, boolean http2) {
+  private TestBackend(String name, boolean http2, int port) {
     this.name = name;
     this.group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     this.server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
@@ -84,15 +93,20 @@ final class TestBackend implements AutoCloseable {
             }
           }
         })
-        .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+        .bind(new InetSocketAddress("127.0.0.1", port)).syncUninterruptibly().channel();
   }
 
   static TestBackend start(String name) {
-    return new TestBackend(name, false);
+    return new TestBackend(name, false, 0);
+  }
+
+  /** On a given port, e.g. the one of a backend closed earlier, to bring it "back up". */
+  static TestBackend start(String name, int port) {
+    return new TestBackend(name, false, port);
   }
 
   static TestBackend startHttp2(String name) {
-    return new TestBackend(name, true);
+    return new TestBackend(name, true, 0);
   }
 
   int port() {
@@ -138,6 +152,11 @@ final class TestBackend implements AutoCloseable {
               if (m instanceof TextWebSocketFrame) {
                 String text = ((TextWebSocketFrame) m).text();
                 ReferenceCountUtil.release(m);
+                if (text.equals("bye")) {
+                  c.writeAndFlush(new CloseWebSocketFrame(1000, "bye"))
+                      .addListener(ChannelFutureListener.CLOSE);
+                  return;
+                }
                 c.writeAndFlush(new TextWebSocketFrame(name + ": " + text));
               } else {
                 c.fireChannelRead(m);
@@ -184,6 +203,14 @@ final class TestBackend implements AutoCloseable {
         stream(ctx, req, Long.parseLong(uri.substring(7)));
         return;
       }
+      if (uri.equals("/hop")) {
+        hop(ctx);
+        return;
+      }
+      if (uri.equals("/health")) {
+        echo(ctx, req, HttpResponseStatus.valueOf(healthStatus));
+        return;
+      }
       if (uri.startsWith("/status/")) {
         echo(ctx, req, HttpResponseStatus.valueOf(Integer.parseInt(uri.substring(8, 11))));
         return;
@@ -216,6 +243,25 @@ final class TestBackend implements AutoCloseable {
       }
     }
 
+    /** A chunked answer with every kind of hop-by-hop header. */
+    private void hop(ChannelHandlerContext ctx) {
+      HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      head.headers().set("x-backend", name)
+          .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED)
+          .set(HttpHeaderNames.CONNECTION, "keep-alive, x-named-hop")
+          .set("x-named-hop", "must-not-pass")
+          .set(HttpHeaderNames.KEEP_ALIVE, "timeout=5")
+          .set(HttpHeaderNames.TE, "trailers")
+          .set(HttpHeaderNames.TRAILER, "x-trailer")
+          .set(HttpHeaderNames.UPGRADE, "foo/1")
+          .set("proxy-connection", "keep-alive")
+          .set("x-end-to-end", "passes");
+      ctx.write(head);
+      ctx.write(new DefaultHttpContent(Unpooled.copiedBuffer("hop ", StandardCharsets.UTF_8)));
+      ctx.writeAndFlush(new DefaultLastHttpContent(
+          Unpooled.copiedBuffer("by hop", StandardCharsets.UTF_8)));
+    }
+
     /** N bytes in 16 KiB chunks, each written when the last one left: bounded memory. */
     private void stream(ChannelHandlerContext ctx, HttpRequest req, long total) {
       HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -239,6 +285,7 @@ final class TestBackend implements AutoCloseable {
       }
       ctx.writeAndFlush(new DefaultHttpContent(chunk)).addListener(f -> {
         if (f.isSuccess()) {
+          streamed.addAndGet(n);
           writeChunk(ctx, total, sent + n);
         }
       });
