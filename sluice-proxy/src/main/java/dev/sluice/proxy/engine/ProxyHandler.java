@@ -233,13 +233,16 @@ final class ProxyHandler extends ChannelDuplexHandler {
   /** After a request is answered: the pipelined ones read meanwhile, then reading again. */
   private void next() {
     call = null;
-    while (call == null && !backlog.isEmpty() && !closed) {
+    // The body of a request taken from the backlog may be in the backlog too: it goes on with
+    // its request, up to the request's end; the requests after it wait for its answer.
+    while ((call == null || !call.requestDone) && !backlog.isEmpty() && !closed) {
       dispatch(backlog.poll());
     }
-    if (call == null || !call.requestDone) {
-      if (!closed && call == null) {
-        ctx.channel().config().setAutoRead(true);
-      }
+    if (!closed && (call == null || (!call.requestDone && call.pendingBytes <= MAX_REPLAY_BYTES
+        && (call.attempt == null || call.attempt.stream == null
+            || call.attempt.stream.isWritable())))) {
+      // nothing waits, or the rest of the request's body is still to come
+      ctx.channel().config().setAutoRead(true);
     }
   }
 
