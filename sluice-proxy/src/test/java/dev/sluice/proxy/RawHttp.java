@@ -108,6 +108,20 @@ final class RawHttp implements AutoCloseable {
     return new Response(status, headers, body, chunked);
   }
 
+  /** Reads a response's head only; the body is left to read from {@link #input()}. */
+  Response readHead() throws IOException {
+    String statusLine = line();
+    String[] parts = statusLine.split(" ", 3);
+    if (parts.length < 2 || !parts[0].startsWith("HTTP/")) {
+      throw new IOException("not an HTTP status line: " + statusLine);
+    }
+    return new Response(Integer.parseInt(parts[1]), headers(), new byte[0], false);
+  }
+
+  InputStream input() {
+    return in;
+  }
+
   /** True when the peer closed the connection (the next read ends the stream). */
   boolean closed() throws IOException {
     try {

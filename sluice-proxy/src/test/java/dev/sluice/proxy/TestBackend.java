@@ -58,6 +58,16 @@ import java.util.zip.CRC32;
  * answers {@link #healthStatus}.
  */
 final class TestBackend implements AutoCloseable {
+  private static final int CHUNK = 16 * 1024;
+  /** The bytes of {@code /bytes/N} bodies, from any offset modulo 251; never written to. */
+  private static final byte[] PATTERN = new byte[CHUNK + 251];
+
+  static {
+    for (int i = 0; i < PATTERN.length; i++) {
+      PATTERN[i] = (byte) (i % 251);
+    }
+  }
+
   final String name;
   final AtomicInteger connections = new AtomicInteger();
   final AtomicInteger requests = new AtomicInteger();
@@ -278,11 +288,9 @@ final class TestBackend implements AutoCloseable {
         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         return;
       }
-      int n = (int) Math.min(16 * 1024, total - sent);
-      ByteBuf chunk = ctx.alloc().buffer(n);
-      for (int i = 0; i < n; i++) {
-        chunk.writeByte((int) ((sent + i) % 251));
-      }
+      int n = (int) Math.min(CHUNK, total - sent);
+      // a window on the shared pattern: byte i of the body is i % 251
+      ByteBuf chunk = Unpooled.wrappedBuffer(PATTERN, (int) (sent % 251), n);
       ctx.writeAndFlush(new DefaultHttpContent(chunk)).addListener(f -> {
         if (f.isSuccess()) {
           streamed.addAndGet(n);
