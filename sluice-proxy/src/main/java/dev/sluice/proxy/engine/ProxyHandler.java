@@ -798,10 +798,17 @@ final class ProxyHandler extends ChannelDuplexHandler {
       stream = s;
       call.upstreamAuthority = s.endpoint().authority();
       call.tried.add(s.endpoint());
+      // The body kept from an earlier attempt is taken now: on a connection of another loop the
+      // task below runs later, when the chunks written next have joined call.replay too.
+      HttpContent[] again = new HttpContent[call.replay.size()];
+      for (int i = 0; i < again.length; i++) {
+        again[i] = new DefaultHttpContent(call.replay.get(i).retainedDuplicate());
+      }
+      HttpRequest head = call.head;
       onStream(() -> {
-        s.write(call.head);
-        for (ByteBuf b : call.replay) {
-          s.write(new DefaultHttpContent(b.retainedDuplicate()));
+        s.write(head);
+        for (HttpContent c : again) {
+          s.write(c);
         }
       });
       HttpContent c;
