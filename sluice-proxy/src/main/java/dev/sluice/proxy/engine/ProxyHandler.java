@@ -918,6 +918,20 @@ final class ProxyHandler extends ChannelDuplexHandler {
         ctx.executor().execute(() -> onResponse(msg));
         return;
       }
+      if (switched) {
+        // The call ended with the 101: what follows is the tunnel's, raw bytes relayed for as
+        // long as the client is there (the HTTP end of the 101 response is dropped).
+        if (!(msg instanceof ByteBuf) || closed) {
+          ReferenceCountUtil.release(msg);
+          return;
+        }
+        ctx.writeAndFlush(msg);
+        if (!ctx.channel().isWritable()) {
+          UpstreamStream s = stream;
+          onStream(() -> s.setAutoRead(false));
+        }
+        return;
+      }
       if (!current() || closed) {
         ReferenceCountUtil.release(msg);
         return;
@@ -926,19 +940,6 @@ final class ProxyHandler extends ChannelDuplexHandler {
       if (skipLast && msg instanceof LastHttpContent) {
         skipLast = false; // the end of an informational response, already passed on whole
         ReferenceCountUtil.release(msg);
-        return;
-      }
-      if (switched && !(msg instanceof ByteBuf)) {
-        ReferenceCountUtil.release(msg); // the empty end of the 101 response
-        return;
-      }
-      if (msg instanceof ByteBuf) {
-        // raw bytes after a protocol switch
-        ctx.writeAndFlush(msg);
-        if (!ctx.channel().isWritable()) {
-          UpstreamStream s = stream;
-          onStream(() -> s.setAutoRead(false));
-        }
         return;
       }
       if (msg instanceof HttpResponse) {
