@@ -32,6 +32,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -74,6 +75,8 @@ final class TestBackend implements AutoCloseable {
   final Map<String, AtomicInteger> perPath = new ConcurrentHashMap<>();
   /** Bytes of {@code /bytes/N} bodies the backend's connections took so far. */
   final AtomicLong streamed = new AtomicLong();
+  /** Added to every answer's wait, to make this backend the slow one. */
+  volatile long delayMillis;
   /** What {@code /health} answers. */
   volatile int healthStatus = 200;
   private final EventLoopGroup group;
@@ -156,7 +159,8 @@ final class TestBackend implements AutoCloseable {
           ChannelPipeline p = ctx.pipeline();
           p.addAfter("codec", "agg", new HttpObjectAggregator(65536));
           p.addAfter("agg", "ws", new WebSocketServerProtocolHandler("/ws"));
-          p.addAfter("ws", "ws-echo", new ChannelInboundHandlerAdapter() {
+          p.addAfter("ws", "ws-agg", new WebSocketFrameAggregator(1 << 20));
+          p.addAfter("ws-agg", "ws-echo", new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext c, Object m) {
               if (m instanceof TextWebSocketFrame) {
@@ -202,6 +206,15 @@ final class TestBackend implements AutoCloseable {
     }
 
     private void respond(ChannelHandlerContext ctx, HttpRequest req) {
+      long delay = delayMillis;
+      if (delay > 0) {
+        ctx.executor().schedule(() -> answer(ctx, req), delay, TimeUnit.MILLISECONDS);
+        return;
+      }
+      answer(ctx, req);
+    }
+
+    private void answer(ChannelHandlerContext ctx, HttpRequest req) {
       String uri = req.uri();
       if (uri.startsWith("/delay/")) {
         long ms = Long.parseLong(uri.substring(7).split("\\?")[0]);
