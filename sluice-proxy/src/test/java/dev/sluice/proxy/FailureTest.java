@@ -189,9 +189,9 @@ class FailureTest {
   void aTryPastItsDeadlineIsMadeAgainOnAnotherEndpoint() throws Exception {
     TestBackend slow = backend("slow");
     TestBackend fast = backend("fast");
-    slow.delayMillis = 5000;
+    slow.delayMillis = 10_000;
     proxy(u -> u.urls(slow.url(), fast.url()), r -> r.retry(new RouteSettings.Retry(2,
-        Duration.ofMillis(300), Set.of(502, 503, 504), 20, 3)));
+        Duration.ofMillis(800), Set.of(502, 503, 504), 20, 3)));
     for (int i = 0; i < 4; i++) {
       HttpResponse<String> r = send("GET", "/t/" + i);
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -208,7 +208,7 @@ class FailureTest {
     List<CompletableFuture<HttpResponse<String>>> slow = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
       slow.add(client.sendAsync(HttpRequest.newBuilder(URI.create(
-          "http://127.0.0.1:" + proxy.localAddress().getPort() + "/delay/1500?i=" + i)).build(),
+          "http://127.0.0.1:" + proxy.localAddress().getPort() + "/delay/3000?i=" + i)).build(),
           HttpResponse.BodyHandlers.ofString()));
     }
     Await.until("both slow requests at the backend", Duration.ofSeconds(10),
