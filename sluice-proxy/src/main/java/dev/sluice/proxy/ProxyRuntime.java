@@ -180,6 +180,11 @@ final class ProxyRuntime {
         throw e;
       }
       ProxyState old = engine.swap(fresh);
+      for (String name : current.upstreams().keySet()) {
+        if (!next.upstreams().containsKey(name)) {
+          metrics.unbindUpstream(name); // gone: its meters would report a closed group forever
+        }
+      }
       retire(old, next.drainTimeout());
       log.info("proxy reloaded: {} routes, {} upstreams", next.routes().size(),
           next.upstreams().size());

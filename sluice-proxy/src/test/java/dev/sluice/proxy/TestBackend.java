@@ -17,6 +17,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -29,7 +30,9 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -42,6 +45,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32;
 
 /**
@@ -50,17 +54,35 @@ import java.util.zip.CRC32;
  * its headers (one {@code name: value} line each, names lowercased), then the body's size and
  * CRC32. Paths: {@code /status/N} answers N; {@code /delay/MS} answers after MS milliseconds;
  * {@code /bytes/N} streams N bytes as fast as the client takes them; {@code /drop} closes the
- * connection without an answer; {@code /ws} is a WebSocket echo.
+ * connection without an answer; {@code /ws} is a WebSocket echo ("bye" makes it close with 1000);
+ * {@code /hop} answers chunked with hop-by-hop headers that must not pass a proxy; {@code /health}
+ * answers {@link #healthStatus}.
  */
 final class TestBackend implements AutoCloseable {
+  private static final int CHUNK = 16 * 1024;
+  /** The bytes of {@code /bytes/N} bodies, from any offset modulo 251; never written to. */
+  private static final byte[] PATTERN = new byte[CHUNK + 251];
+
+  static {
+    for (int i = 0; i < PATTERN.length; i++) {
+      PATTERN[i] = (byte) (i % 251);
+    }
+  }
+
   final String name;
   final AtomicInteger connections = new AtomicInteger();
   final AtomicInteger requests = new AtomicInteger();
   final Map<String, AtomicInteger> perPath = new ConcurrentHashMap<>();
+  /** Bytes of {@code /bytes/N} bodies the backend's connections took so far. */
+  final AtomicLong streamed = new AtomicLong();
+  /** Added to every answer's wait, to make this backend the slow one. */
+  volatile long delayMillis;
+  /** What {@code /health} answers. */
+  volatile int healthStatus = 200;
   private final EventLoopGroup group;
   private final Channel server;
 
-  private TestBackend(String name, boolean http2) {
+  private TestBackend(String name, boolean http2, int port) {
     this.name = name;
     this.group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     this.server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
@@ -84,15 +106,20 @@ final class TestBackend implements AutoCloseable {
             }
           }
         })
-        .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+        .bind(new InetSocketAddress("127.0.0.1", port)).syncUninterruptibly().channel();
   }
 
   static TestBackend start(String name) {
-    return new TestBackend(name, false);
+    return new TestBackend(name, false, 0);
+  }
+
+  /** On a given port, e.g. the one of a backend closed earlier, to bring it "back up". */
+  static TestBackend start(String name, int port) {
+    return new TestBackend(name, false, port);
   }
 
   static TestBackend startHttp2(String name) {
-    return new TestBackend(name, true);
+    return new TestBackend(name, true, 0);
   }
 
   int port() {
@@ -132,12 +159,18 @@ final class TestBackend implements AutoCloseable {
           ChannelPipeline p = ctx.pipeline();
           p.addAfter("codec", "agg", new HttpObjectAggregator(65536));
           p.addAfter("agg", "ws", new WebSocketServerProtocolHandler("/ws"));
-          p.addAfter("ws", "ws-echo", new ChannelInboundHandlerAdapter() {
+          p.addAfter("ws", "ws-agg", new WebSocketFrameAggregator(1 << 20));
+          p.addAfter("ws-agg", "ws-echo", new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext c, Object m) {
               if (m instanceof TextWebSocketFrame) {
                 String text = ((TextWebSocketFrame) m).text();
                 ReferenceCountUtil.release(m);
+                if (text.equals("bye")) {
+                  c.writeAndFlush(new CloseWebSocketFrame(1000, "bye"))
+                      .addListener(ChannelFutureListener.CLOSE);
+                  return;
+                }
                 c.writeAndFlush(new TextWebSocketFrame(name + ": " + text));
               } else {
                 c.fireChannelRead(m);
@@ -173,6 +206,15 @@ final class TestBackend implements AutoCloseable {
     }
 
     private void respond(ChannelHandlerContext ctx, HttpRequest req) {
+      long delay = delayMillis;
+      if (delay > 0) {
+        ctx.executor().schedule(() -> answer(ctx, req), delay, TimeUnit.MILLISECONDS);
+        return;
+      }
+      answer(ctx, req);
+    }
+
+    private void answer(ChannelHandlerContext ctx, HttpRequest req) {
       String uri = req.uri();
       if (uri.startsWith("/delay/")) {
         long ms = Long.parseLong(uri.substring(7).split("\\?")[0]);
@@ -182,6 +224,14 @@ final class TestBackend implements AutoCloseable {
       }
       if (uri.startsWith("/bytes/")) {
         stream(ctx, req, Long.parseLong(uri.substring(7)));
+        return;
+      }
+      if (uri.equals("/hop")) {
+        hop(ctx);
+        return;
+      }
+      if (uri.equals("/health")) {
+        echo(ctx, req, HttpResponseStatus.valueOf(healthStatus));
         return;
       }
       if (uri.startsWith("/status/")) {
@@ -216,6 +266,25 @@ final class TestBackend implements AutoCloseable {
       }
     }
 
+    /** A chunked answer with every kind of hop-by-hop header. */
+    private void hop(ChannelHandlerContext ctx) {
+      HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      head.headers().set("x-backend", name)
+          .set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED)
+          .set(HttpHeaderNames.CONNECTION, "keep-alive, x-named-hop")
+          .set("x-named-hop", "must-not-pass")
+          .set(HttpHeaderNames.KEEP_ALIVE, "timeout=5")
+          .set(HttpHeaderNames.TE, "trailers")
+          .set(HttpHeaderNames.TRAILER, "x-trailer")
+          .set(HttpHeaderNames.UPGRADE, "foo/1")
+          .set("proxy-connection", "keep-alive")
+          .set("x-end-to-end", "passes");
+      ctx.write(head);
+      ctx.write(new DefaultHttpContent(Unpooled.copiedBuffer("hop ", StandardCharsets.UTF_8)));
+      ctx.writeAndFlush(new DefaultLastHttpContent(
+          Unpooled.copiedBuffer("by hop", StandardCharsets.UTF_8)));
+    }
+
     /** N bytes in 16 KiB chunks, each written when the last one left: bounded memory. */
     private void stream(ChannelHandlerContext ctx, HttpRequest req, long total) {
       HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -232,13 +301,12 @@ final class TestBackend implements AutoCloseable {
         ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         return;
       }
-      int n = (int) Math.min(16 * 1024, total - sent);
-      ByteBuf chunk = ctx.alloc().buffer(n);
-      for (int i = 0; i < n; i++) {
-        chunk.writeByte((int) ((sent + i) % 251));
-      }
+      int n = (int) Math.min(CHUNK, total - sent);
+      // a window on the shared pattern: byte i of the body is i % 251
+      ByteBuf chunk = Unpooled.wrappedBuffer(PATTERN, (int) (sent % 251), n);
       ctx.writeAndFlush(new DefaultHttpContent(chunk)).addListener(f -> {
         if (f.isSuccess()) {
+          streamed.addAndGet(n);
           writeChunk(ctx, total, sent + n);
         }
       });

@@ -3,6 +3,7 @@ package dev.sluice.http.upstream;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -481,8 +482,14 @@ final class Conn {
           requestDone = true;
         }
         // Whether the request reached the endpoint is told by the wire counter; a failed write
-        // closes the channel, which reports the failure.
-        ctx.write(msg, ctx.voidPromise());
+        // closes the channel, which reports the failure. The counter follows only writes with a
+        // promise: the head gets one (once its bytes leave, the request has reached the
+        // endpoint), the body, which can only follow the head, goes with the void promise.
+        if (msg instanceof io.netty.handler.codec.http.HttpRequest) {
+          ctx.write(msg).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        } else {
+          ctx.write(msg, ctx.voidPromise());
+        }
       }
 
       @Override

@@ -233,13 +233,16 @@ final class ProxyHandler extends ChannelDuplexHandler {
   /** After a request is answered: the pipelined ones read meanwhile, then reading again. */
   private void next() {
     call = null;
-    while (call == null && !backlog.isEmpty() && !closed) {
+    // The body of a request taken from the backlog may be in the backlog too: it goes on with
+    // its request, up to the request's end; the requests after it wait for its answer.
+    while ((call == null || !call.requestDone) && !backlog.isEmpty() && !closed) {
       dispatch(backlog.poll());
     }
-    if (call == null || !call.requestDone) {
-      if (!closed && call == null) {
-        ctx.channel().config().setAutoRead(true);
-      }
+    if (!closed && (call == null || (!call.requestDone && call.pendingBytes <= MAX_REPLAY_BYTES
+        && (call.attempt == null || call.attempt.stream == null
+            || call.attempt.stream.isWritable())))) {
+      // nothing waits, or the rest of the request's body is still to come
+      ctx.channel().config().setAutoRead(true);
     }
   }
 
@@ -792,10 +795,17 @@ final class ProxyHandler extends ChannelDuplexHandler {
       stream = s;
       call.upstreamAuthority = s.endpoint().authority();
       call.tried.add(s.endpoint());
+      // The body kept from an earlier attempt is taken now: on a connection of another loop the
+      // task below runs later, when the chunks written next have joined call.replay too.
+      HttpContent[] again = new HttpContent[call.replay.size()];
+      for (int i = 0; i < again.length; i++) {
+        again[i] = new DefaultHttpContent(call.replay.get(i).retainedDuplicate());
+      }
+      HttpRequest head = call.head;
       onStream(() -> {
-        s.write(call.head);
-        for (ByteBuf b : call.replay) {
-          s.write(new DefaultHttpContent(b.retainedDuplicate()));
+        s.write(head);
+        for (HttpContent c : again) {
+          s.write(c);
         }
       });
       HttpContent c;
@@ -905,6 +915,20 @@ final class ProxyHandler extends ChannelDuplexHandler {
         ctx.executor().execute(() -> onResponse(msg));
         return;
       }
+      if (switched) {
+        // The call ended with the 101: what follows is the tunnel's, raw bytes relayed for as
+        // long as the client is there (the HTTP end of the 101 response is dropped).
+        if (!(msg instanceof ByteBuf) || closed) {
+          ReferenceCountUtil.release(msg);
+          return;
+        }
+        ctx.writeAndFlush(msg);
+        if (!ctx.channel().isWritable()) {
+          UpstreamStream s = stream;
+          onStream(() -> s.setAutoRead(false));
+        }
+        return;
+      }
       if (!current() || closed) {
         ReferenceCountUtil.release(msg);
         return;
@@ -913,19 +937,6 @@ final class ProxyHandler extends ChannelDuplexHandler {
       if (skipLast && msg instanceof LastHttpContent) {
         skipLast = false; // the end of an informational response, already passed on whole
         ReferenceCountUtil.release(msg);
-        return;
-      }
-      if (switched && !(msg instanceof ByteBuf)) {
-        ReferenceCountUtil.release(msg); // the empty end of the 101 response
-        return;
-      }
-      if (msg instanceof ByteBuf) {
-        // raw bytes after a protocol switch
-        ctx.writeAndFlush(msg);
-        if (!ctx.channel().isWritable()) {
-          UpstreamStream s = stream;
-          onStream(() -> s.setAutoRead(false));
-        }
         return;
       }
       if (msg instanceof HttpResponse) {
