@@ -321,6 +321,27 @@ final class Conn {
   }
 
   /**
+   * Whether a stream event tells that the server did not process the stream: a reset with
+   * REFUSED_STREAM, or a GOAWAY (only streams beyond its last stream id are told of it).
+   */
+  private static boolean refuses(Object evt) {
+    return evt instanceof Http2GoAwayFrame || (evt instanceof Http2ResetFrame
+        && ((Http2ResetFrame) evt).errorCode() == Http2Error.REFUSED_STREAM.code());
+  }
+
+  /** What a stream event says went wrong, or null for other events. */
+  private static Throwable streamError(Object evt) {
+    if (evt instanceof Http2ResetFrame) {
+      return new IllegalStateException("stream reset by the server, error code "
+          + ((Http2ResetFrame) evt).errorCode());
+    }
+    if (evt instanceof Http2GoAwayFrame) {
+      return new IllegalStateException("stream not processed: GOAWAY");
+    }
+    return null;
+  }
+
+  /**
    * Whether a pipeline error means the response was malformed, rather than the connection broken:
    * a decoding error, except the TLS ones ({@code SslHandler} is a decoder too, and a server's
    * alert is a lost connection).
@@ -751,19 +772,11 @@ final class Conn {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof Http2ResetFrame) {
-        if (((Http2ResetFrame) evt).errorCode() == Http2Error.REFUSED_STREAM.code()) {
-          refused = true;
-        }
-        if (error == null) {
-          error = new IllegalStateException("stream reset by the server, error code "
-              + ((Http2ResetFrame) evt).errorCode());
-        }
-      } else if (evt instanceof Http2GoAwayFrame) {
-        refused = true; // only streams beyond the GOAWAY's last stream id are told
-        if (error == null) {
-          error = new IllegalStateException("stream not processed: GOAWAY");
-        }
+      if (refuses(evt)) {
+        refused = true;
+      }
+      if (error == null) {
+        error = streamError(evt);
       }
       ReferenceCountUtil.release(evt);
     }
@@ -877,19 +890,11 @@ final class Conn {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof Http2ResetFrame) {
-        if (((Http2ResetFrame) evt).errorCode() == Http2Error.REFUSED_STREAM.code()) {
-          refused = true;
-        }
-        if (error == null) {
-          error = new IllegalStateException("stream reset by the server, error code "
-              + ((Http2ResetFrame) evt).errorCode());
-        }
-      } else if (evt instanceof Http2GoAwayFrame) {
+      if (refuses(evt)) {
         refused = true;
-        if (error == null) {
-          error = new IllegalStateException("stream not processed: GOAWAY");
-        }
+      }
+      if (error == null) {
+        error = streamError(evt);
       }
       ReferenceCountUtil.release(evt);
     }

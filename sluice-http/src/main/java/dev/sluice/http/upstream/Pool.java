@@ -283,6 +283,12 @@ final class Pool {
   }
 
   void http1Responded(Conn c, Exchange ex, UpstreamResponse response, boolean reusable) {
+    http1Done(c, ex, reusable);
+    group.succeed(ex, response);
+  }
+
+  /** An HTTP/1.1 connection's exchange is over: the connection goes back idle, or is closed. */
+  private void http1Done(Conn c, Exchange ex, boolean reusable) {
     if (c.current == ex) {
       c.current = null;
       if (reusable && c.state == Conn.State.READY && !group.isShutdown()) {
@@ -295,7 +301,6 @@ final class Pool {
       close(c);
     }
     drain();
-    group.succeed(ex, response);
   }
 
   void http1Failed(Conn c, Exchange ex, UpstreamException.Kind kind, String message,
@@ -309,18 +314,7 @@ final class Pool {
 
   /** A streamed exchange on an HTTP/1.1 connection ended; the connection may be reused. */
   void http1StreamEnded(Conn c, Exchange ex, boolean reusable, boolean counted, boolean failure) {
-    if (c.current == ex) {
-      c.current = null;
-      if (reusable && c.state == Conn.State.READY && !group.isShutdown()) {
-        c.lastUsed = System.nanoTime();
-        idle.addLast(c);
-      } else {
-        close(c);
-      }
-    } else {
-      close(c);
-    }
-    drain();
+    http1Done(c, ex, reusable);
     group.streamEnded(ex, counted, failure);
   }
 

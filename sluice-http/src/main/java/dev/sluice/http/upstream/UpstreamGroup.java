@@ -508,6 +508,12 @@ public final class UpstreamGroup implements AutoCloseable {
     if (ex.done) {
       return;
     }
+    retire(ex);
+    account(ex, counted, failure);
+  }
+
+  /** Marks an exchange done and takes it out of the group's books: live set, timer, queue. */
+  private void retire(Exchange ex) {
     ex.done = true;
     live.remove(ex);
     if (ex.timeout != null) {
@@ -516,7 +522,6 @@ public final class UpstreamGroup implements AutoCloseable {
     if (ex.queuedIn != null) {
       ex.queuedIn.remove(ex);
     }
-    account(ex, counted, failure);
   }
 
   /** The HTTP/1.1 request for an exchange, holding a reference of its own to the body. */
@@ -623,14 +628,7 @@ public final class UpstreamGroup implements AutoCloseable {
       }
       return;
     }
-    ex.done = true;
-    live.remove(ex);
-    if (ex.timeout != null) {
-      ex.timeout.cancel(false);
-    }
-    if (ex.queuedIn != null) {
-      ex.queuedIn.remove(ex);
-    }
+    retire(ex);
     ex.releaseBody();
     boolean counted = response != null || (error != null && isFailure(error.kind()));
     account(ex, counted, response == null || response.status() >= 500);
