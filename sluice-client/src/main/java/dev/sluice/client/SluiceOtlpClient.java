@@ -568,8 +568,7 @@ public final class SluiceOtlpClient implements AutoCloseable {
 
     /**
      * Send once this many protobuf bytes are pending; default 1 MiB (the exporter's own default is
-     * 2 MiB, a humongous allocation for G1 on most application heaps, as each merged request is
-     * copied into one array).
+     * 2 MiB: smaller requests keep a retry, and what a failure may hold back, small).
      */
     public Builder batchMaxBytes(long bytes) {
       if (bytes < 1) {
