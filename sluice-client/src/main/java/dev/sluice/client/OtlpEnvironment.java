@@ -2,9 +2,13 @@ package dev.sluice.client;
 
 import dev.sluice.exporter.otlp.Compression;
 import dev.sluice.exporter.otlp.Encoding;
+import dev.sluice.http.upstream.UpstreamTls;
 import dev.sluice.otlp.Signal;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -26,6 +30,10 @@ final class OtlpEnvironment {
     apply(env, "COMPRESSION", b::compression);
     apply(env, "TIMEOUT", v2 -> b.timeout(parseTimeout(v2)));
     apply(env, "PROTOCOL", b::protocol);
+    UpstreamTls common = tls(env, "");
+    if (common != null) {
+      b.tls(common);
+    }
     for (Signal s : Signal.values()) {
       String sig = s.id().toUpperCase(Locale.ROOT) + "_";
       apply(env, sig + "ENDPOINT", v2 -> b.signalEndpoint(s, v2));
@@ -33,7 +41,64 @@ final class OtlpEnvironment {
       apply(env, sig + "COMPRESSION", v2 -> b.signalCompression(s, v2));
       apply(env, sig + "TIMEOUT", v2 -> b.signalTimeout(s, parseTimeout(v2)));
       apply(env, sig + "PROTOCOL", v2 -> b.signalProtocol(s, v2));
+      if (get(env, PREFIX + sig + "CERTIFICATE") != null
+          || get(env, PREFIX + sig + "CLIENT_CERTIFICATE") != null
+          || get(env, PREFIX + sig + "CLIENT_KEY") != null) {
+        b.signalTls(s, tls(env, sig));
+      }
     }
+  }
+
+  /**
+   * The TLS settings of {@code CERTIFICATE} (CA certificates to trust), {@code
+   * CLIENT_CERTIFICATE} and {@code CLIENT_KEY} (mutual TLS, both or neither), each the signal's
+   * own variable when set, else the generic one; null when none is set.
+   */
+  private static UpstreamTls tls(Map<String, String> env, String signal) {
+    String caKey = variable(env, signal, "CERTIFICATE");
+    String certKey = variable(env, signal, "CLIENT_CERTIFICATE");
+    String keyKey = variable(env, signal, "CLIENT_KEY");
+    if (caKey == null && certKey == null && keyKey == null) {
+      return null;
+    }
+    if ((certKey == null) != (keyKey == null)) {
+      String set = certKey != null ? certKey : keyKey;
+      String missing = PREFIX + signal + (certKey == null ? "CLIENT_CERTIFICATE" : "CLIENT_KEY");
+      throw new IllegalArgumentException(set + " is set but " + missing
+          + " is not: a client certificate needs its private key and the other way round");
+    }
+    UpstreamTls.Builder tls = UpstreamTls.builder();
+    if (caKey != null) {
+      tls.caFile(readableFile(env, caKey));
+    }
+    if (certKey != null) {
+      tls.clientCertificate(readableFile(env, certKey), readableFile(env, keyKey));
+    }
+    return tls.build();
+  }
+
+  /** The name of the variable that applies: the signal's own when set, else the generic one. */
+  private static String variable(Map<String, String> env, String signal, String suffix) {
+    if (!signal.isEmpty() && get(env, PREFIX + signal + suffix) != null) {
+      return PREFIX + signal + suffix;
+    }
+    return get(env, PREFIX + suffix) != null ? PREFIX + suffix : null;
+  }
+
+  /** A PEM file named by a variable; checked here so that the error names the variable. */
+  private static Path readableFile(Map<String, String> env, String key) {
+    String v = get(env, key);
+    Path file;
+    try {
+      file = Path.of(v);
+    } catch (InvalidPathException e) {
+      throw new IllegalArgumentException(key + ": '" + v + "' is not a file path", e);
+    }
+    if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+      throw new IllegalArgumentException(key + ": " + file
+          + " does not exist or is not a readable file");
+    }
+    return file;
   }
 
   private interface Setter {

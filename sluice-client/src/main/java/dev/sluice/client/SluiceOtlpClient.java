@@ -4,6 +4,7 @@ import dev.sluice.exporter.otlp.Compression;
 import dev.sluice.exporter.otlp.Encoding;
 import dev.sluice.exporter.otlp.OtlpHttpExporter;
 import dev.sluice.exporter.otlp.RetrySettings;
+import dev.sluice.http.upstream.UpstreamTls;
 import dev.sluice.otlp.Signal;
 import dev.sluice.pipeline.PipelineFullException;
 import dev.sluice.pipeline.TelemetryBatch;
@@ -23,6 +24,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
@@ -73,9 +75,12 @@ public final class SluiceOtlpClient implements AutoCloseable {
   /** Where data goes when nothing says otherwise: a local Collector. */
   public static final String DEFAULT_ENDPOINT = "http://localhost:4318";
 
-  /** What one signal's requests look like after defaults, environment and code were applied. */
+  /**
+   * What one signal's requests look like after defaults, environment and code were applied; {@code
+   * tls} is null for the JDK's trust store and no client certificate.
+   */
   public record SignalSettings(URI url, Map<String, String> headers, Compression compression,
-      Encoding encoding, Duration timeout) {
+      Encoding encoding, Duration timeout, UpstreamTls tls) {
     /** {@code http/protobuf} or {@code http/json}. */
     public String protocol() {
       return OtlpEnvironment.protocolName(encoding);
@@ -85,7 +90,8 @@ public final class SluiceOtlpClient implements AutoCloseable {
     @Override
     public String toString() {
       return url + " (" + protocol() + ", compression " + compression.id() + ", timeout "
-          + timeout.toMillis() + " ms, headers " + headers.keySet() + ")";
+          + timeout.toMillis() + " ms, headers " + headers.keySet()
+          + (tls == null ? "" : ", " + tls) + ")";
     }
   }
 
@@ -109,8 +115,8 @@ public final class SluiceOtlpClient implements AutoCloseable {
     Map<List<Object>, List<Signal>> groups = new LinkedHashMap<>();
     for (Map.Entry<Signal, SignalSettings> e : settings.entrySet()) {
       SignalSettings s = e.getValue();
-      groups.computeIfAbsent(List.of(s.headers(), s.compression(), s.encoding(), s.timeout()),
-          k -> new ArrayList<>()).add(e.getKey());
+      groups.computeIfAbsent(Arrays.asList(s.headers(), s.compression(), s.encoding(),
+          s.timeout(), s.tls()), k -> new ArrayList<>()).add(e.getKey());
     }
     Map<Signal, OtlpHttpExporter> bySignal = new EnumMap<>(Signal.class);
     List<OtlpHttpExporter> all = new ArrayList<>();
@@ -129,6 +135,9 @@ public final class SluiceOtlpClient implements AutoCloseable {
             .batchMaxBytes(b.batchMaxBytes)
             .maxPendingBytes(Long.MAX_VALUE) // the client's own limits apply first
             .shutdownTimeout(b.closeTimeout);
+        if (s.tls() != null) {
+          eb.tls(s.tls());
+        }
         for (Signal signal : group) {
           eb.signalEndpoint(signal, settings.get(signal).url().toString());
         }
@@ -357,6 +366,8 @@ public final class SluiceOtlpClient implements AutoCloseable {
     private final Map<Signal, Encoding> signalEncoding = new EnumMap<>(Signal.class);
     private Duration timeout = Duration.ofSeconds(10);
     private final Map<Signal, Duration> signalTimeout = new EnumMap<>(Signal.class);
+    private UpstreamTls tls;
+    private final Map<Signal, UpstreamTls> signalTls = new EnumMap<>(Signal.class);
     private int maxQueuedRequests = 2048;
     private long maxQueuedBytes = 64L * 1024 * 1024;
     private Duration batchTimeout = Duration.ofMillis(200);
@@ -384,8 +395,12 @@ public final class SluiceOtlpClient implements AutoCloseable {
      * k=v,k2=v2}, values percent-decoded), {@code COMPRESSION} ({@code gzip}, {@code none}),
      * {@code TIMEOUT} (milliseconds) and {@code PROTOCOL} ({@code http/protobuf}, {@code
      * http/json}) each have a per-signal variant ({@code OTEL_EXPORTER_OTLP_TRACES_HEADERS} ...)
-     * that wins over the generic one. Settings made in code after this call win over the
-     * environment; made before, they lose to what the environment sets.
+     * that wins over the generic one. {@code CERTIFICATE} (PEM CA certificates to trust instead
+     * of the JDK's), {@code CLIENT_CERTIFICATE} and {@code CLIENT_KEY} (PEM, for mutual TLS; both
+     * or neither) set {@link #tls}, their per-signal variants {@link #signalTls}; each of the three
+     * is taken from the signal's variable when set, else from the generic one. Settings made in
+     * code after this call win over the environment; made before, they lose to what the
+     * environment sets.
      *
      * @throws IllegalArgumentException naming the variable whose value is not valid
      */
@@ -506,6 +521,26 @@ public final class SluiceOtlpClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * TLS for {@code https://} endpoints: the CA certificates to trust, a client certificate for
+     * mutual TLS; null (default) is the JDK's trust store and no client certificate.
+     */
+    public Builder tls(UpstreamTls tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /** A signal's own TLS settings; null goes back to the common ones. */
+    public Builder signalTls(Signal signal, UpstreamTls tls) {
+      Objects.requireNonNull(signal, "signal");
+      if (tls == null) {
+        signalTls.remove(signal);
+      } else {
+        signalTls.put(signal, tls);
+      }
+      return this;
+    }
+
     /** {@code http/protobuf} (default) or {@code http/json}; {@code grpc} is refused. */
     public Builder protocol(String protocol) {
       this.encoding = OtlpEnvironment.parseProtocol(protocol);
@@ -568,8 +603,7 @@ public final class SluiceOtlpClient implements AutoCloseable {
 
     /**
      * Send once this many protobuf bytes are pending; default 1 MiB (the exporter's own default is
-     * 2 MiB, a humongous allocation for G1 on most application heaps, as each merged request is
-     * copied into one array).
+     * 2 MiB: smaller requests keep a retry, and what a failure may hold back, small).
      */
     public Builder batchMaxBytes(long bytes) {
       if (bytes < 1) {
@@ -620,7 +654,8 @@ public final class SluiceOtlpClient implements AutoCloseable {
             signalHeaders.getOrDefault(s, headers),
             signalCompression.getOrDefault(s, compression),
             signalEncoding.getOrDefault(s, encoding),
-            signalTimeout.getOrDefault(s, timeout)));
+            signalTimeout.getOrDefault(s, timeout),
+            signalTls.getOrDefault(s, tls)));
       }
       return out;
     }

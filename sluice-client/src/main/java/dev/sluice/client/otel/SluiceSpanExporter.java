@@ -5,7 +5,7 @@ import dev.sluice.otlp.Signal;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufOutputStream;
-import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.opentelemetry.exporter.internal.otlp.traces.LowAllocationTraceRequestMarshaler;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
@@ -81,7 +81,7 @@ public final class SluiceSpanExporter implements SpanExporter {
     }
     ByteBuf request;
     try {
-      request = encode(spans, ByteBufAllocator.DEFAULT);
+      request = encode(spans, true);
     } catch (RuntimeException e) {
       return CompletableResultCode.ofExceptionalFailure(e);
     }
@@ -105,7 +105,7 @@ public final class SluiceSpanExporter implements SpanExporter {
    * by resource and scope, as the SDK's OTLP exporters write it.
    */
   public byte[] encode(Collection<SpanData> spans) {
-    ByteBuf b = encode(spans, UnpooledByteBufAllocator.DEFAULT);
+    ByteBuf b = encode(spans, false);
     try {
       byte[] out = new byte[b.readableBytes()];
       b.readBytes(out);
@@ -116,10 +116,10 @@ public final class SluiceSpanExporter implements SpanExporter {
   }
 
   /**
-   * Encodes into a heap buffer from {@code alloc} (pooled by default, so that exporting makes no
-   * garbage of the size of the request); the caller owns the buffer.
+   * Encodes into a pooled I/O buffer to send (so that exporting makes no garbage of the size of
+   * the request), or an unpooled heap buffer; the caller owns the buffer.
    */
-  private ByteBuf encode(Collection<SpanData> spans, ByteBufAllocator alloc) {
+  private ByteBuf encode(Collection<SpanData> spans, boolean toSend) {
     LowAllocationTraceRequestMarshaler m = marshalers.poll();
     if (m == null) {
       m = new LowAllocationTraceRequestMarshaler();
@@ -128,7 +128,9 @@ public final class SluiceSpanExporter implements SpanExporter {
     try {
       m.initialize(spans);
       int size = m.getBinarySerializedSize();
-      buf = alloc.heapBuffer(size, size);
+      // An I/O (direct) buffer where the platform allows: the merged request then goes to the
+      // socket as a composite of these buffers, without being copied again.
+      buf = toSend ? ByteBufAllocator.DEFAULT.ioBuffer(size, size) : Unpooled.buffer(size, size);
       int written;
       if (buf.hasArray()) {
         ArrayOutput sink = new ArrayOutput(buf.array(), buf.arrayOffset() + buf.writerIndex(),

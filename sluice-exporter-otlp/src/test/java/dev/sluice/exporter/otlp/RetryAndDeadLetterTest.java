@@ -42,6 +42,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Retries, permanent refusals and dead letters, against real backends through a real group. */
@@ -297,6 +298,42 @@ class RetryAndDeadLetterTest {
     assertThat(backend.requests()).isEqualTo(2);
     assertThat(backend.received().get(1).message()).isEqualTo(next);
     assertThat(Files.readAllLines(file)).hasSize(1);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Compression.class)
+  void aMergedRequestIsRetriedWholeAndDeadLetteredWhole(Compression compression)
+      throws Exception {
+    Backend backend = backend().responder(r -> r.index() == 0 ? Reply.status(503)
+        : Reply.status(400));
+    // Three batches merged into one request (sent as their buffers, not copied into one array).
+    OtlpHttpExporter exporter = start(exporter(backend.url()).compression(compression)
+        .batchTimeout(Duration.ofSeconds(30)).batchMaxItems(3 * 4));
+    java.io.ByteArrayOutputStream concatenation = new java.io.ByteArrayOutputStream();
+    List<TelemetryBatch> batches = new ArrayList<>();
+    List<CompletableFuture<Void>> futures = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Message m = TestData.logs(1, 1, 4, 10 + i);
+      concatenation.writeBytes(m.toByteArray());
+      TelemetryBatch b = TestData.batch(Signal.LOGS, m);
+      batches.add(b);
+      futures.add(exporter.export(b));
+    }
+    CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+    Message merged = TestData.parse(Signal.LOGS, concatenation.toByteArray());
+
+    assertThat(backend.requests()).as("a retry, then the refusal").isEqualTo(2);
+    assertThat(backend.received()).allSatisfy(r -> {
+      assertThat(r.error()).isNull();
+      assertThat(r.message()).isEqualTo(merged);
+      assertThat(r.header("Content-Encoding")).isEqualTo(compression.contentEncoding());
+    });
+    assertThat(batches).allSatisfy(b -> assertThat(b.refCnt()).isZero());
+    Map<String, String> f = fields(Files.readAllLines(dir.resolve("dead/logs.jsonl")).get(0));
+    assertThat(f).containsEntry("status", "400").containsEntry("items", "12");
+    byte[] json = f.get("request").getBytes(StandardCharsets.UTF_8);
+    assertThat(OtlpJsonCodec.parse(json, 0, json.length, Signal.LOGS.requestPrototype()))
+        .isEqualTo(merged);
   }
 
   @Test

@@ -2,6 +2,9 @@ package dev.sluice.exporter.otlp.internal;
 
 import dev.sluice.otlp.Signal;
 import dev.sluice.pipeline.TelemetryBatch;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -10,7 +13,8 @@ import java.util.concurrent.CompletableFuture;
  * Collects the batches of one signal (and tenant) until enough have come to send them as one
  * request: by item count, by bytes, or, driven from outside, by time ({@link #drain()} when the
  * flush timeout fires). Merging needs no decoding, since the concatenation of two encodings of an
- * {@code Export*ServiceRequest} is the encoding of their merge (field 1 is repeated).
+ * {@code Export*ServiceRequest} is the encoding of their merge (field 1 is repeated); nor copying,
+ * when the payloads are sent as a composite buffer ({@link Pending#mergeBuffers}).
  *
  * <p>A batch that would carry the pending bytes over {@code maxRequestBytes} sends what is pending
  * first, so that merging never makes a request the splitter has to cut. Not thread-safe: the caller
@@ -152,6 +156,34 @@ public final class Batcher {
           int n = b.bytes();
           b.payload().getBytes(b.payload().readerIndex(), out, p, n);
           p += n;
+        }
+        return out;
+      } finally {
+        release();
+      }
+    }
+
+    /**
+     * The merged request without copying a byte: the batch's own payload when there is one, else
+     * a composite of the batches' payloads in order. Releases the batches; the caller owns the
+     * returned buffer, which holds the payloads until it is released. Call once, or {@link
+     * #merge()} or {@link #release()} instead.
+     */
+    public ByteBuf mergeBuffers(ByteBufAllocator alloc) {
+      try {
+        if (batches.size() == 1) {
+          return batches.get(0).payload().retainedSlice();
+        }
+        // As many components as batches: a composite that outgrows its maximum consolidates
+        // (copies) its components.
+        CompositeByteBuf out = alloc.compositeBuffer(Math.max(2, batches.size()));
+        try {
+          for (TelemetryBatch b : batches) {
+            out.addComponent(true, b.payload().retainedSlice());
+          }
+        } catch (RuntimeException e) {
+          out.release();
+          throw e;
         }
         return out;
       } finally {

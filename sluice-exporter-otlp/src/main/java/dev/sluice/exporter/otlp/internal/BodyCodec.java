@@ -11,17 +11,18 @@ import dev.sluice.otlp.json.OtlpJsonCodec;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufInputStream;
-import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPInputStream;
-import java.util.zip.GZIPOutputStream;
 
 /**
  * Turns the protobuf bytes of a request into a request body (encoding, then compression) and back
@@ -32,10 +33,21 @@ public final class BodyCodec {
   static final int GZIP_LEVEL = Deflater.BEST_SPEED;
   /** zstd's default level. */
   static final int ZSTD_LEVEL = 3;
+  /** A gzip member header: deflate, no flags, no time, no extra flags, unknown OS. */
+  private static final byte[] GZIP_HEADER = {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 0, (byte) 0xff};
+  /** The least room offered to the deflater per call. */
+  private static final int DEFLATE_STEP = 8192;
 
   private final Encoding encoding;
   private final Compression compression;
   private final ByteBufAllocator alloc;
+  /**
+   * Idle deflaters, at most one per thread that ever compressed at once (the exporter's workers).
+   * They are not ended: their native memory is freed when the codec is collected (the JDK
+   * registers a cleaner for each), which keeps a body being compressed while the exporter closes
+   * safe.
+   */
+  private final Queue<Deflater> deflaters = new ConcurrentLinkedQueue<>();
 
   public BodyCodec(Encoding encoding, Compression compression, ByteBufAllocator alloc) {
     this.encoding = Objects.requireNonNull(encoding, "encoding");
@@ -51,45 +63,168 @@ public final class BodyCodec {
     return compression;
   }
 
+  public ByteBufAllocator allocator() {
+    return alloc;
+  }
+
   /**
    * The body for the protobuf request {@code request}; the caller owns the returned buffer.
    *
    * @throws EncodingException when the request cannot be converted to JSON
    */
   public ByteBuf encode(Signal signal, byte[] request) {
-    byte[] encoded = encoding == Encoding.JSON ? toJson(signal, request) : request;
-    switch (compression) {
-      case NONE:
-        return Unpooled.wrappedBuffer(encoded);
-      case ZSTD:
-        return Unpooled.wrappedBuffer(Zstd.compress(encoded, ZSTD_LEVEL));
-      default:
-        return gzip(encoded);
+    ByteBuf in = Unpooled.wrappedBuffer(request);
+    try {
+      return encode(signal, in);
+    } finally {
+      in.release();
     }
   }
 
-  private ByteBuf gzip(byte[] data) {
+  /**
+   * The body for the protobuf request in {@code request}'s readable bytes (one buffer or a
+   * composite of several, heap or direct), without copying it where the encoding allows: without
+   * compression the body is a retained duplicate of {@code request}, gzip reads it in place. The
+   * caller keeps its reference to {@code request} and owns the returned buffer.
+   *
+   * @throws EncodingException when the request cannot be converted to JSON
+   */
+  public ByteBuf encode(Signal signal, ByteBuf request) {
+    if (encoding == Encoding.JSON) {
+      return compress(Unpooled.wrappedBuffer(toJson(signal, request)));
+    }
+    return compress(request.retainedDuplicate());
+  }
+
+  /** Compresses and releases {@code plain}; the caller owns the returned buffer. */
+  private ByteBuf compress(ByteBuf plain) {
+    switch (compression) {
+      case NONE:
+        return writable(plain);
+      case ZSTD:
+        try {
+          return Unpooled.wrappedBuffer(Zstd.compress(array(plain), ZSTD_LEVEL));
+        } finally {
+          plain.release();
+        }
+      default:
+        try {
+          return gzip(plain);
+        } finally {
+          plain.release();
+        }
+    }
+  }
+
+  /**
+   * {@code plain}, or a copy the transport writes without another: a direct buffer, or a
+   * composite of direct ones, goes to the socket as it is (a gathering write), and so does one
+   * heap buffer (the transport copies it into a pooled direct buffer). A composite with heap parts
+   * would be gathered into a fresh heap array first ({@code CompositeByteBuf.nioBuffer}), garbage
+   * the size of the request, so it is copied here, once, part by part, into a pooled buffer.
+   * Releases {@code plain} when it copies.
+   */
+  private ByteBuf writable(ByteBuf plain) {
+    if (plain.isDirect() || plain.nioBufferCount() == 1) {
+      return plain;
+    }
+    try {
+      ByteBuf out = alloc.ioBuffer(plain.readableBytes());
+      for (ByteBuffer part : plain.nioBuffers()) {
+        out.writeBytes(part);
+      }
+      return out;
+    } finally {
+      plain.release();
+    }
+  }
+
+  /** The readable bytes as an array of their own (zstd-jni compresses arrays or direct buffers). */
+  private static byte[] array(ByteBuf b) {
+    if (b.hasArray() && b.arrayOffset() == 0 && b.readerIndex() == 0
+        && b.readableBytes() == b.array().length) {
+      return b.array();
+    }
+    return ByteBufUtil.getBytes(b);
+  }
+
+  /**
+   * Gzip (RFC 1952) with a pooled {@link Deflater} that reads the input in place (each component
+   * of a composite in turn) and writes straight into the pooled output buffer: no copy of the
+   * request, no garbage per request but the output buffer's growth. {@code GZIPOutputStream} would
+   * need an array of the input, an 8 KiB staging buffer and a new deflater for every request.
+   */
+  private ByteBuf gzip(ByteBuf data) {
+    int length = data.readableBytes();
     // Fast-compressible telemetry often shrinks 5-10 times; start small and let the buffer grow.
-    ByteBuf out = alloc.heapBuffer(Math.max(64, data.length / 4));
+    // An I/O (direct) buffer where the platform allows: the deflater writes to it as easily as to
+    // an array, and the transport then writes it without copying.
+    ByteBuf out = alloc.ioBuffer(Math.max(64, length / 4));
+    Deflater deflater = deflaters.poll();
+    if (deflater == null) {
+      deflater = new Deflater(GZIP_LEVEL, true);
+    }
     boolean ok = false;
-    try (OutputStream gz = new LevelGzipOutputStream(new ByteBufOutputStream(out), GZIP_LEVEL)) {
-      gz.write(data);
+    try {
+      CRC32 crc = new CRC32();
+      out.writeBytes(GZIP_HEADER);
+      for (ByteBuffer in : data.nioBuffers()) {
+        int start = in.position();
+        crc.update(in);
+        in.position(start);
+        deflater.setInput(in);
+        while (!deflater.needsInput()) {
+          deflateInto(deflater, out);
+        }
+      }
+      deflater.finish();
+      while (!deflater.finished()) {
+        deflateInto(deflater, out);
+      }
+      out.writeIntLE((int) crc.getValue());
+      out.writeIntLE(length);
       ok = true;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e); // writing to memory does not fail
+      return out;
     } finally {
       if (!ok) {
         out.release();
       }
+      deflater.reset();
+      deflaters.offer(deflater);
     }
-    return out;
+  }
+
+  /** Deflates into {@code out}'s writable space, growing it when full. */
+  private static void deflateInto(Deflater deflater, ByteBuf out) {
+    out.ensureWritable(DEFLATE_STEP);
+    int n;
+    if (out.hasArray()) {
+      n = deflater.deflate(out.array(), out.arrayOffset() + out.writerIndex(), out.writableBytes());
+    } else {
+      n = deflater.deflate(out.internalNioBuffer(out.writerIndex(), out.writableBytes()));
+    }
+    out.writerIndex(out.writerIndex() + n);
+  }
+
+  /** Converts the protobuf request in {@code request}'s readable bytes to OTLP/JSON. */
+  private static byte[] toJson(Signal signal, ByteBuf request) {
+    if (request.hasArray()) {
+      return toJson(signal, request.array(), request.arrayOffset() + request.readerIndex(),
+          request.readableBytes());
+    }
+    byte[] b = ByteBufUtil.getBytes(request);
+    return toJson(signal, b, 0, b.length);
   }
 
   /** Converts the protobuf request to OTLP/JSON. */
   public static byte[] toJson(Signal signal, byte[] request) {
+    return toJson(signal, request, 0, request.length);
+  }
+
+  private static byte[] toJson(Signal signal, byte[] request, int offset, int length) {
     Message m;
     try {
-      m = signal.parseRequest(request, 0, request.length);
+      m = signal.parseRequest(request, offset, length);
     } catch (InvalidProtocolBufferException e) {
       throw new EncodingException("the " + signal.id() + " request is not valid protobuf: "
           + e.getMessage(), e);
@@ -124,10 +259,4 @@ public final class BodyCodec {
     }
   }
 
-  private static final class LevelGzipOutputStream extends GZIPOutputStream {
-    LevelGzipOutputStream(OutputStream out, int level) throws IOException {
-      super(out, 8192);
-      def.setLevel(level);
-    }
-  }
 }

@@ -9,6 +9,8 @@ import dev.sluice.http.upstream.UpstreamRequest;
 import dev.sluice.http.upstream.UpstreamResponse;
 import dev.sluice.otlp.Signal;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -164,10 +166,20 @@ public final class Dispatcher {
   private void process(Batcher.Pending pending) {
     Signal signal = pending.signal();
     Route route = routes.get(signal);
-    byte[] merged;
-    List<RequestSplitter.Chunk> chunks;
+    // The batcher keeps merged requests under the limit, so this is the rule: the payloads go out
+    // as they are, without being copied into one array. Only a request to cut (one batch over the
+    // limit, traces routed by trace id) or to convert to JSON is merged into an array and read.
+    boolean whole = pending.bytes() <= settings.maxRequestBytes()
+        && codec.encoding() == Encoding.PROTOBUF
+        && !(settings.routeTracesByTraceId() && signal == Signal.TRACES);
+    ByteBuf request = null;
+    byte[] merged = null;
     try {
-      merged = pending.merge();
+      if (whole) {
+        request = pending.mergeBuffers(codec.allocator());
+      } else {
+        merged = pending.merge();
+      }
     } catch (RuntimeException e) {
       LOG.error("[{}] cannot merge {} {} batches", settings.name(), pending.size(), signal.id(), e);
       for (CompletableFuture<Void> f : pending.futures()) {
@@ -176,6 +188,11 @@ public final class Dispatcher {
       jobFinished();
       return;
     }
+    if (request != null) {
+      send(new Job(pending.futures(), 1), route, request, pending.items(), null);
+      return;
+    }
+    List<RequestSplitter.Chunk> chunks;
     try {
       chunks = RequestSplitter.split(signal, merged, pending.items(), settings.maxRequestBytes(),
           settings.routeTracesByTraceId());
@@ -188,23 +205,35 @@ public final class Dispatcher {
     }
     Job job = new Job(pending.futures(), chunks.size());
     for (RequestSplitter.Chunk chunk : chunks) {
-      ByteBuf body;
-      try {
-        body = codec.encode(signal, chunk.bytes());
-      } catch (RuntimeException e) {
-        String message = "cannot encode the request as " + codec.encoding().id() + ": "
-            + e.getMessage();
-        logRefusal(signal, "cannot send to " + route.target(), 0, message, chunk.items());
-        metrics.failed(signal, null, "encoding", chunk.items());
-        writeDeadLetter(signal, route.target(), 0, message, chunk.items(), chunk.bytes(), null);
-        job.done(null);
-        continue;
-      }
-      Delivery d = new Delivery(job, route, body, chunk.items(), chunk.hashKey(),
-          new Backoff(settings.retry(), random));
-      active.add(d);
-      dispatch(d);
+      send(job, route, Unpooled.wrappedBuffer(chunk.bytes()), chunk.items(), chunk.hashKey());
     }
+  }
+
+  /**
+   * Encodes one request of a job and sends it, or dead-letters it when it cannot be encoded.
+   * Releases {@code request} (the body holds what it needs of it).
+   */
+  private void send(Job job, Route route, ByteBuf request, int items, byte[] hashKey) {
+    Signal signal = route.signal();
+    ByteBuf body;
+    try {
+      body = codec.encode(signal, request);
+    } catch (RuntimeException e) {
+      String message = "cannot encode the request as " + codec.encoding().id() + ": "
+          + e.getMessage();
+      logRefusal(signal, "cannot send to " + route.target(), 0, message, items);
+      metrics.failed(signal, null, "encoding", items);
+      writeDeadLetter(signal, route.target(), 0, message, items, ByteBufUtil.getBytes(request),
+          null);
+      job.done(null);
+      return;
+    } finally {
+      request.release();
+    }
+    Delivery d = new Delivery(job, route, body, items, hashKey,
+        new Backoff(settings.retry(), random));
+    active.add(d);
+    dispatch(d);
   }
 
   /** Sends now if a slot is free, else queues. */

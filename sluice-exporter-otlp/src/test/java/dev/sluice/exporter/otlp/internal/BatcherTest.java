@@ -8,6 +8,10 @@ import com.google.protobuf.Message;
 import dev.sluice.exporter.otlp.testdata.TestData;
 import dev.sluice.otlp.Signal;
 import dev.sluice.pipeline.TelemetryBatch;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -69,6 +73,52 @@ class BatcherTest {
     byte[] merged = p.merge();
     assertThat(merged.length).isEqualTo(p.bytes());
     assertThat(flatKeys(parse(Signal.TRACES, merged))).isEqualTo(expected);
+  }
+
+  @Test
+  void mergeBuffersIsTheConcatenationWithoutCopyingAndHoldsThePayloadsUntilReleased() {
+    Batcher b = new Batcher(1_000_000, 1 << 20, 1 << 20);
+    List<String> expected = new ArrayList<>();
+    List<TelemetryBatch> batches = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      Message m = TestData.traces(1, 1 + i % 2, 3, 2, i);
+      expected.addAll(flatKeys(m));
+      TelemetryBatch batch = TestData.batch(Signal.TRACES, m);
+      batches.add(batch);
+      b.add(batch, new CompletableFuture<>());
+    }
+    Batcher.Pending p = b.drain();
+    ByteBuf merged = p.mergeBuffers(ByteBufAllocator.DEFAULT);
+    try {
+      assertThat(batches).allSatisfy(x -> assertThat(x.refCnt()).isZero());
+      assertThat(batches).allSatisfy(x -> assertThat(x.payload().refCnt()).isOne());
+      assertThat(merged).isInstanceOf(CompositeByteBuf.class);
+      assertThat(((CompositeByteBuf) merged).numComponents()).isEqualTo(4);
+      assertThat(merged.readableBytes()).isEqualTo(p.bytes());
+      // the payloads' own memory: a change to one shows in the merge
+      int at = batches.get(0).bytes() + 1;
+      byte before = merged.getByte(at);
+      batches.get(1).payload().setByte(batches.get(1).payload().readerIndex() + 1, before + 1);
+      assertThat(merged.getByte(at)).isEqualTo((byte) (before + 1));
+      batches.get(1).payload().setByte(batches.get(1).payload().readerIndex() + 1, before);
+      assertThat(flatKeys(parse(Signal.TRACES, ByteBufUtil.getBytes(merged))))
+          .isEqualTo(expected);
+    } finally {
+      merged.release();
+    }
+    assertThat(batches).allSatisfy(x -> assertThat(x.payload().refCnt()).isZero());
+  }
+
+  @Test
+  void mergeBuffersOfOneBatchIsItsPayload() {
+    Message m = TestData.logs(1, 1, 3, 5);
+    TelemetryBatch batch = TestData.batch(Signal.LOGS, m);
+    Batcher.Pending p = Batcher.Pending.of(batch, new CompletableFuture<>());
+    ByteBuf merged = p.mergeBuffers(ByteBufAllocator.DEFAULT);
+    assertThat(batch.refCnt()).isZero();
+    assertThat(ByteBufUtil.getBytes(merged)).isEqualTo(m.toByteArray());
+    merged.release();
+    assertThat(batch.payload().refCnt()).isZero();
   }
 
   @Test
