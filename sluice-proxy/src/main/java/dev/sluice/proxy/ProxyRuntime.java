@@ -257,7 +257,12 @@ final class ProxyRuntime {
     if (spans != null) {
       spans.close();
     }
-    workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    // Bounded waits: a stop must end even if an event loop does not (the process exits anyway).
+    var workersDone = workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    var bossDone = boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    if (!workersDone.awaitUninterruptibly(5, TimeUnit.SECONDS)
+        || !bossDone.awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+      log.warn("proxy event loops did not stop within 5 s; going on");
+    }
   }
 }
