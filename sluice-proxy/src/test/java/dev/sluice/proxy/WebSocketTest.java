@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
+import java.time.Duration;
+import dev.sluice.proxy.settings.RouteSettings;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -92,6 +94,33 @@ class WebSocketTest {
     assertThat(listener.texts.poll(10, TimeUnit.SECONDS)).isEqualTo("ws1: hello");
     ws.sendText("bye", true).get(10, TimeUnit.SECONDS);
     assertThat(listener.closed.get(10, TimeUnit.SECONDS)).isEqualTo(1000);
+  }
+
+  @Test
+  void aSilentTunnelIsClosedAfterTheRoutesIdleTimeout() throws Exception {
+    var timeouts = RouteSettings.Timeouts.defaults();
+    try (ReverseProxy quick = ReverseProxy.builder(TestProxies.proxy()
+        .upstream(TestProxies.upstream("backend").urls(backend.url()).build())
+        .route(TestProxies.route("all", "backend").timeouts(new RouteSettings.Timeouts(
+            timeouts.connect(), timeouts.firstByte(), timeouts.read(), timeouts.write(),
+            Duration.ofMillis(300))).build())
+        .build()).ioThreads(1).build().start()) {
+      Listener listener = new Listener();
+      WebSocket ws = HttpClient.newHttpClient().newWebSocketBuilder()
+          .buildAsync(URI.create("ws://127.0.0.1:" + quick.localAddress().getPort() + "/ws"),
+              listener)
+          .get(10, TimeUnit.SECONDS);
+      ws.sendText("once", true).get(10, TimeUnit.SECONDS);
+      assertThat(listener.texts.poll(10, TimeUnit.SECONDS)).isEqualTo("ws1: once");
+      long start = System.nanoTime();
+      // Nothing more is sent either way: the proxy ends the tunnel, which the client hears of as
+      // an abnormal closure (1006) or an error, never as a close frame from the backend.
+      int code = listener.closed.handle((c, error) -> error != null ? -1 : c)
+          .get(10, TimeUnit.SECONDS);
+      assertThat(code).isIn(1006, -1);
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(
+          Duration.ofMillis(200));
+    }
   }
 
   @Test

@@ -119,7 +119,9 @@ final class ProxyConfig {
         }
       }
       server.headerTimeout(l.duration("header_timeout", Duration.ofSeconds(10)));
-      server.bodyTimeout(l.duration("body_timeout", Duration.ofSeconds(60)));
+      // No total deadline by default: a proxy streams long uploads, and a stalled body is cut by
+      // the route's write timeout.
+      server.bodyTimeout(l.durationOrZero("body_timeout", Duration.ZERO));
       server.idleTimeout(l.duration("idle_timeout", Duration.ofSeconds(60)));
       server.maxHeaderSize((int) l.size("max_header_bytes", 16 * 1024, 1024, 1 << 20));
       server.maxHeaderCount(l.integer("max_header_count", 100, 1, 10_000));

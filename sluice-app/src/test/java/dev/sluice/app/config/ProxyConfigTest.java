@@ -133,7 +133,7 @@ class ProxyConfigTest {
       assertThat(s.http2()).isTrue();
       assertThat(s.tls()).isNull();
       assertThat(s.headerTimeout()).isEqualTo(Duration.ofSeconds(10));
-      assertThat(s.bodyTimeout()).isEqualTo(Duration.ofSeconds(60));
+      assertThat(s.bodyTimeout()).isEqualTo(Duration.ZERO);
       assertThat(s.idleTimeout()).isEqualTo(Duration.ofSeconds(60));
       assertThat(s.maxHeaderSize()).isEqualTo(16384);
       assertThat(s.maxHeaderCount()).isEqualTo(100);

@@ -20,6 +20,19 @@ public final class ProtocolSwitch {
    * holds pass on to the application as {@code ByteBuf}s.
    */
   public static void toRawBytes(ChannelPipeline p) {
+    toRawBytes(p, null);
+  }
+
+  /**
+   * As {@link #toRawBytes(ChannelPipeline)}, and the connection's idle timeout becomes {@code
+   * idle} of silence in both directions (a tunnel's reads and writes both count), or stays as it
+   * is when {@code idle} is null.
+   */
+  public static void toRawBytes(ChannelPipeline p, java.time.Duration idle) {
+    if (idle != null && p.get("idle") != null) {
+      p.replace("idle", "idle", new io.netty.handler.timeout.IdleStateHandler(0, 0,
+          idle.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS));
+    }
     for (String name : new String[] {"raw-bytes", "keep-alive", "guard", "upgrade-watch"}) {
       if (p.get(name) != null) {
         p.remove(name);

@@ -1070,7 +1070,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
           Unpooled.EMPTY_BUFFER, r.headers(),
           io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE))
           .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-      ProtocolSwitch.toRawBytes(ctx.pipeline());
+      ProtocolSwitch.toRawBytes(ctx.pipeline(), call.timeouts.idle());
       UpstreamStream s = stream;
       Channel upstreamChannel = s.upgrade();
       tunnel = upstreamChannel;
