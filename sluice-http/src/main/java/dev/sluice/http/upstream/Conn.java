@@ -321,24 +321,36 @@ final class Conn {
   }
 
   /**
-   * Whether a stream event tells that the server did not process the stream: a reset with
-   * REFUSED_STREAM, or a GOAWAY (only streams beyond its last stream id are told of it).
+   * What an HTTP/2 stream's events and errors tell of its end: the first error, and whether the
+   * server refused the stream (a reset with REFUSED_STREAM, or a GOAWAY, which is told only to
+   * streams beyond its last stream id), in which case the request provably reached nothing.
    */
-  private static boolean refuses(Object evt) {
-    return evt instanceof Http2GoAwayFrame || (evt instanceof Http2ResetFrame
-        && ((Http2ResetFrame) evt).errorCode() == Http2Error.REFUSED_STREAM.code());
-  }
+  private static final class StreamFate {
+    boolean refused;
+    Throwable error;
 
-  /** What a stream event says went wrong, or null for other events. */
-  private static Throwable streamError(Object evt) {
-    if (evt instanceof Http2ResetFrame) {
-      return new IllegalStateException("stream reset by the server, error code "
-          + ((Http2ResetFrame) evt).errorCode());
+    void event(Object evt) {
+      if (evt instanceof Http2ResetFrame) {
+        long code = ((Http2ResetFrame) evt).errorCode();
+        refused |= code == Http2Error.REFUSED_STREAM.code();
+        failed(new IllegalStateException("stream reset by the server, error code " + code));
+      } else if (evt instanceof Http2GoAwayFrame) {
+        refused = true;
+        failed(new IllegalStateException("stream not processed: GOAWAY"));
+      }
+      ReferenceCountUtil.release(evt);
     }
-    if (evt instanceof Http2GoAwayFrame) {
-      return new IllegalStateException("stream not processed: GOAWAY");
+
+    void failed(Throwable cause) {
+      if (error == null) {
+        error = cause;
+      }
     }
-    return null;
+
+    /** Whether the stream's request may have been processed: it got an id and was not refused. */
+    boolean reached(ChannelHandlerContext ctx) {
+      return !refused && ((Http2StreamChannel) ctx.channel()).stream().id() > 0;
+    }
   }
 
   /**
@@ -686,8 +698,7 @@ final class Conn {
     private final ResponseAggregator aggregator = new ResponseAggregator(group.maxResponseBytes);
     private boolean finished;
     private boolean written;
-    private boolean refused;
-    private Throwable error;
+    private final StreamFate fate = new StreamFate();
 
     StreamHandler(Exchange exchange, FullHttpRequest request) {
       this.exchange = exchange;
@@ -722,7 +733,7 @@ final class Conn {
         if (w.isSuccess()) {
           written = true;
         } else if (!finished) {
-          error = w.cause();
+          fate.failed(w.cause());
           stream.close();
         }
       });
@@ -772,20 +783,12 @@ final class Conn {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (refuses(evt)) {
-        refused = true;
-      }
-      if (error == null) {
-        error = streamError(evt);
-      }
-      ReferenceCountUtil.release(evt);
+      fate.event(evt);
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (error == null) {
-        error = cause;
-      }
+      fate.failed(cause);
       ctx.close();
     }
 
@@ -794,13 +797,12 @@ final class Conn {
       aggregator.reset();
       if (!finished) {
         finished = true;
-        boolean noId = ((Http2StreamChannel) ctx.channel()).stream().id() <= 0;
-        boolean reached = !refused && !noId;
+        Throwable error = fate.error;
         if (malformed(error)) {
           report(UpstreamException.Kind.BAD_RESPONSE, "malformed response", error, true);
         } else {
           report(UpstreamException.Kind.CONNECTION_LOST,
-              "stream closed before the response was complete", error, reached);
+              "stream closed before the response was complete", error, fate.reached(ctx));
         }
       }
       ctx.fireChannelInactive();
@@ -810,8 +812,7 @@ final class Conn {
   /** One HTTP/2 stream lent to a streamed exchange; its handler on the stream's channel. */
   private final class Http2Lease extends Lease {
     private Http2StreamChannel stream;
-    private boolean refused;
-    private Throwable error;
+    private final StreamFate fate = new StreamFate();
 
     Http2Lease(Exchange exchange, boolean reused) {
       super(exchange, reused);
@@ -890,20 +891,12 @@ final class Conn {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (refuses(evt)) {
-        refused = true;
-      }
-      if (error == null) {
-        error = streamError(evt);
-      }
-      ReferenceCountUtil.release(evt);
+      fate.event(evt);
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (error == null) {
-        error = cause;
-      }
+      fate.failed(cause);
       ctx.close();
     }
 
@@ -911,10 +904,10 @@ final class Conn {
     public void channelInactive(ChannelHandlerContext ctx) {
       if (!ended) {
         ended = true;
-        boolean noId = ((Http2StreamChannel) ctx.channel()).stream().id() <= 0;
-        boolean reached = !refused && !noId;
+        boolean reached = fate.reached(ctx);
         group.post(() -> pool.http2StreamEnded(Conn.this, exchange, true, true));
-        handler.onFailure(broken(error != null ? error : new ClosedChannelException(), reached));
+        handler.onFailure(broken(fate.error != null ? fate.error : new ClosedChannelException(),
+            reached));
       }
       ctx.fireChannelInactive();
     }
