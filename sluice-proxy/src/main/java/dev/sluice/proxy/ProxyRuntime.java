@@ -180,6 +180,15 @@ final class ProxyRuntime {
         throw e;
       }
       ProxyState old = engine.swap(fresh);
+      for (var r : current.routes()) {
+        for (var t : r.targets()) {
+          boolean kept = next.routes().stream().anyMatch(n -> n.name().equals(r.name())
+              && n.targets().stream().anyMatch(nt -> nt.upstream().equals(t.upstream())));
+          if (!kept) {
+            metrics.removeRoute(r.name(), t.upstream());
+          }
+        }
+      }
       for (String name : current.upstreams().keySet()) {
         if (!next.upstreams().containsKey(name)) {
           metrics.unbindUpstream(name); // gone: its meters would report a closed group forever

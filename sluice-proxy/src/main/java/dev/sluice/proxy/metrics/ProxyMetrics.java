@@ -82,6 +82,17 @@ public final class ProxyMetrics {
   }
 
   /**
+   * Removes the meters of a route and upstream pair that a reload took away; a request still in
+   * flight on them records into meters no longer published.
+   */
+  public void removeRoute(String route, String upstream) {
+    RouteMeters m = routes.remove(new RouteKey(orNone(route), orNone(upstream)));
+    if (m != null) {
+      m.removeFrom(registry);
+    }
+  }
+
+  /**
    * Registers the meters of an upstream group, replacing those bound under {@code name} before.
    * The endpoints are those {@code status} lists now; bind again when they change.
    *

@@ -70,6 +70,17 @@ public final class RouteMeters {
     latency.record(durationNanos, TimeUnit.NANOSECONDS);
   }
 
+  /** Removes every meter of this pair from {@code registry}. */
+  void removeFrom(MeterRegistry registry) {
+    for (Counter c : requests) {
+      registry.remove(c);
+    }
+    for (io.micrometer.core.instrument.Meter m : new io.micrometer.core.instrument.Meter[] {
+        duration, latency, retries, rateLimited, denied, upstreamFailures}) {
+      registry.remove(m);
+    }
+  }
+
   /** Counts one retry: an attempt after the first. */
   public void retried() {
     retries.increment();

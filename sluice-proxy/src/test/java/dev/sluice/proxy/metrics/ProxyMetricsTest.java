@@ -64,6 +64,21 @@ class ProxyMetricsTest {
   }
 
   @Test
+  void aRemovedRouteLeavesNoMetersBehind() {
+    metrics.route("old", "backend").request(200, 1_000_000);
+    metrics.route("kept", "backend").request(200, 1_000_000);
+    metrics.removeRoute("old", "backend");
+    assertThat(registry.find("sluice.proxy.requests").tag("route", "old").meters()).isEmpty();
+    assertThat(registry.find("sluice.proxy.request.latency").tag("route", "old").meters())
+        .isEmpty();
+    assertThat(requests("kept", "backend", "2xx")).isEqualTo(1);
+    // Made again on demand, from zero.
+    metrics.route("old", "backend").request(500, 1_000_000);
+    assertThat(requests("old", "backend", "5xx")).isEqualTo(1);
+    assertThat(requests("old", "backend", "2xx")).isEqualTo(0);
+  }
+
+  @Test
   void countsRetriesRefusalsAndUpstreamFailuresPerRoute() {
     RouteMeters api = metrics.route("api", "backend");
     RouteMeters web = metrics.route("web", null);
