@@ -51,7 +51,10 @@ final class SpanEncoder implements BiConsumer<AttributeKey<?>, Object> {
       MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
   /** Resources and scopes cached at most; beyond, the caches start over (a leak guard). */
   private static final int MAX_CACHED = 256;
-  /** A scratch array larger than this after an export is dropped rather than kept. */
+  /**
+   * A scratch array larger than this after an export is dropped rather than kept, and so is span
+   * bookkeeping for more spans than a 64th of it.
+   */
   private static final int MAX_RETAINED = 4 * 1024 * 1024;
   private static final byte[] HEX = new byte[128];
   /** Cleared when the SDK on the class path predates resource entities. */
@@ -191,6 +194,10 @@ final class SpanEncoder implements BiConsumer<AttributeKey<?>, Object> {
       groupScopeKeys.clear();
       if (buf.length > MAX_RETAINED) {
         buf = new byte[64 * 1024];
+      }
+      if (spanEnds.length > MAX_RETAINED / 64) {
+        spanEnds = new int[512];
+        spanGroups = new int[512];
       }
     }
   }
