@@ -366,7 +366,7 @@ public final class ExporterCpuBenchmark {
   /** Thread names without numbers and ports: "OkHttp http://127.0.0.1:#/...", "sluice-...-#". */
   static String group(String thread) {
     if (thread.equals("main")) {
-      return "caller (marshaling)";
+      return "caller (encoding)";
     }
     if (thread.startsWith("OkHttp") || thread.toLowerCase(Locale.ROOT).contains("okhttp")) {
       return "OkHttp";
