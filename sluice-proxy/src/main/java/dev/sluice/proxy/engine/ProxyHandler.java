@@ -890,9 +890,9 @@ final class ProxyHandler extends ChannelDuplexHandler {
       if (cause.endpoint() != null) {
         call.tried.add(cause.endpoint());
       }
-      boolean transient_ = cause.kind() == UpstreamException.Kind.CONNECT_FAILED
+      boolean neverSent = cause.kind() == UpstreamException.Kind.CONNECT_FAILED
           || cause.kind() == UpstreamException.Kind.TIMEOUT;
-      if (transient_ && call.mayRetry(false)) {
+      if (neverSent && call.mayRetry(false)) {
         call.retryNow();
         return;
       }
