@@ -123,6 +123,20 @@ class HeadersTest {
   }
 
   @Test
+  void anHttp10ClientGetsABodyOfUnknownLengthEndedByTheClose() throws Exception {
+    try (RawHttp c = new RawHttp(plain.localAddress())) {
+      c.send("GET /hop HTTP/1.0\r\nHost: app.example\r\n\r\n");
+      RawHttp.Response head = c.readHead();
+      assertThat(head.status()).isEqualTo(200);
+      assertThat(head.headers()).doesNotContainKeys("transfer-encoding", "content-length");
+      assertThat(head.header("connection")).isEqualToIgnoringCase("close");
+      byte[] body = c.input().readAllBytes(); // to the end of the stream: the proxy closes
+      assertThat(new String(body, java.nio.charset.StandardCharsets.UTF_8))
+          .isEqualTo("hop by hop");
+    }
+  }
+
+  @Test
   void forwardingHeadersAreAddedAndReplacedFromUntrustedClients() throws Exception {
     RawHttp.Response r = exchange(plain, "GET /echo HTTP/1.1\r\n"
         + "Host: app.example:8080\r\n"

@@ -358,6 +358,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
         route.rewriteUri(uri), h);
     call = new Call(state, route, upstream, head, start, clientAddress, keepAlive, upgrade, trace,
         uri, host);
+    call.http10 = !http2 && req.protocolVersion().minorVersion() == 0;
     call.startAttempt();
   }
 
@@ -453,7 +454,10 @@ final class ProxyHandler extends ChannelDuplexHandler {
     final HttpMethod method;
     final long start;
     final InetSocketAddress client;
-    final boolean keepAlive;
+    /** Whether the client connection stays open after this response. */
+    boolean keepAlive;
+    /** An HTTP/1.0 client, which knows no chunked encoding. */
+    boolean http10;
     final boolean upgrade;
     final TraceContext trace;
     final String uri;
@@ -1009,6 +1013,9 @@ final class ProxyHandler extends ChannelDuplexHandler {
         if (!bodiless && !HttpUtil.isContentLengthSet(r)) {
           if (r instanceof LastHttpContent) {
             HttpUtil.setContentLength(r, ((LastHttpContent) r).content().readableBytes());
+          } else if (call.http10) {
+            // HTTP/1.0 knows no chunked encoding: the body ends where the connection does
+            call.keepAlive = false;
           } else {
             // a body of unknown length: chunked, so the connection can carry the next request
             h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
