@@ -1,0 +1,447 @@
+package dev.sluice.http.wire;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.util.AsciiString;
+
+/**
+ * Parses an HTTP/1.x response head in place, as leniently as Netty's client decoder: CRLF or bare
+ * LF line ends, leading empty lines skipped, a missing or empty reason, obs-text in values.
+ *
+ * <p>Hand-written rather than Netty's {@code HttpObjectDecoder} for the same reason as {@link
+ * RequestHead}: that decoder's header map, per-character validation calls and objects per message
+ * cost measured proxy throughput. A parse allocates nothing, scans with absolute indexes without
+ * moving the buffer's indexes and keeps offsets in reused arrays; an incomplete head is scanned
+ * again from its start on the next call.
+ *
+ * <p>Refused as {@link #MALFORMED}, with {@link #malformation()} naming the problem: another
+ * version than HTTP/1.1 and HTTP/1.0, a status that is not three digits from 100, control bytes
+ * other than HTAB, a bare CR, obsolete line folding, whitespace before a colon (which a proxy
+ * must not pass on), a header line without a colon, Content-Length values that are not 1 to 18
+ * digits or differ, chunked given twice, Transfer-Encoding in HTTP/1.0, and heads beyond the
+ * limits.
+ */
+public final class ResponseHead {
+  /** The head is not complete yet, and within limits so far. */
+  public static final int NEED_MORE = -1;
+  /** Bad syntax or beyond the limits: see {@link #malformation()}. */
+  public static final int MALFORMED = -2;
+
+  private static final AsciiString CHUNKED = AsciiString.cached("chunked");
+
+  private final int maxHeaderSize;
+  private final int maxHeaderCount;
+  private final HeaderFields fields = new HeaderFields();
+
+  private String malformation;
+  private int status;
+  private boolean http10;
+  private int statusLineEnd;
+  private int reasonStart;
+  private int reasonEnd;
+  private int headLength;
+  private long contentLength;
+  private boolean chunked;
+  private boolean transferEncoding;
+  private boolean keepAlive;
+  private boolean chunkedSeen;
+
+  /**
+   * A parser that refuses heads of more than maxHeaderSize bytes in all (leading empty lines and
+   * line ends included) or more than maxHeaderCount header lines.
+   */
+  public ResponseHead(int maxHeaderSize, int maxHeaderCount) {
+    if (maxHeaderSize <= 0) {
+      throw new IllegalArgumentException("maxHeaderSize must be positive");
+    }
+    if (maxHeaderCount <= 0) {
+      throw new IllegalArgumentException("maxHeaderCount must be positive");
+    }
+    this.maxHeaderSize = maxHeaderSize;
+    this.maxHeaderCount = maxHeaderCount;
+  }
+
+  /**
+   * Parses the head at buf.readerIndex() .. writerIndex() without moving the indexes; returns the
+   * head length in bytes (leading empty lines and the blank line included), NEED_MORE or
+   * MALFORMED.
+   */
+  public int parse(ByteBuf buf) {
+    malformation = null;
+    headLength = 0;
+    fields.clear(buf);
+    int start = buf.readerIndex();
+    int end = buf.writerIndex();
+    int limitedEnd = (int) Math.min(end, (long) start + maxHeaderSize);
+    int result = scan(buf, start, limitedEnd);
+    if (result == NEED_MORE && limitedEnd < end) {
+      result = malformed("response head larger than " + maxHeaderSize + " bytes");
+    }
+    if (result < 0) {
+      fields.clear(null);
+    }
+    return result;
+  }
+
+  private int malformed(String why) {
+    malformation = why;
+    return MALFORMED;
+  }
+
+  private int scan(ByteBuf buf, int start, int end) {
+    int p = start;
+    while (p < end && (buf.getByte(p) == '\r' || buf.getByte(p) == '\n')) {
+      p++;
+    }
+    // "HTTP/1.x SP 3DIGIT", then the line end or SP and a reason.
+    if (end - p < 12) {
+      int r = prefix(buf, p, end, "HTTP/1.");
+      return r < 0 ? r : NEED_MORE;
+    }
+    int r = prefix(buf, p, end, "HTTP/1.");
+    if (r < 0) {
+      return r;
+    }
+    byte minor = buf.getByte(p + 7);
+    if (minor != '1' && minor != '0' || buf.getByte(p + 8) != ' ') {
+      return malformed("unsupported version in the status line");
+    }
+    http10 = minor == '0';
+    int code = 0;
+    for (int i = p + 9; i < p + 12; i++) {
+      int d = buf.getByte(i) - '0';
+      if (d < 0 || d > 9) {
+        return malformed("status code is not three digits");
+      }
+      code = code * 10 + d;
+    }
+    if (code < 100) {
+      return malformed("status code below 100");
+    }
+    status = code;
+    p += 12;
+    int reasonStart = p;
+    int reasonEnd = p;
+    byte b;
+    if (p < end && buf.getByte(p) == ' ') {
+      p++;
+      while (p < end && HeaderFields.isOws(buf.getByte(p))) {
+        p++;
+      }
+      reasonStart = p;
+      reasonEnd = p;
+      while (p < end) {
+        b = buf.getByte(p);
+        if (!Chars.is(b, Chars.LENIENT_VALUE)) {
+          break;
+        }
+        p++;
+        if (b != ' ' && b != '\t') {
+          reasonEnd = p;
+        }
+      }
+    }
+    int lineEnd = lineEnd(buf, p, end);
+    if (lineEnd < 0) {
+      return lineEnd == NEED_MORE ? NEED_MORE : malformed("invalid status line");
+    }
+    this.reasonStart = reasonStart;
+    this.reasonEnd = reasonEnd;
+    statusLineEnd = lineEnd;
+    p = lineEnd;
+
+    int lengths = 0;
+    chunkedSeen = false;
+    contentLength = -1;
+    transferEncoding = false;
+    chunked = false;
+    while (true) {
+      int lineStart = p;
+      if (p >= end) {
+        return NEED_MORE;
+      }
+      b = buf.getByte(p);
+      if (b == '\r' || b == '\n') {
+        int blankEnd = lineEnd(buf, p, end);
+        if (blankEnd < 0) {
+          return blankEnd == NEED_MORE ? NEED_MORE : malformed("bare CR in the head");
+        }
+        headLength = blankEnd - start;
+        break;
+      }
+      if (b == ' ' || b == '\t') {
+        return malformed("obsolete line folding");
+      }
+      while (p < end && Chars.is(buf.getByte(p), Chars.TCHAR)) {
+        p++;
+      }
+      if (p >= end) {
+        return NEED_MORE;
+      }
+      b = buf.getByte(p);
+      if (b != ':') {
+        return malformed(p == lineStart ? "invalid header name"
+            : b == ' ' || b == '\t' ? "whitespace before the colon of a header"
+            : b == '\r' || b == '\n' ? "header line without a colon"
+            : "invalid header name");
+      }
+      int nameEnd = p++;
+      while (p < end && HeaderFields.isOws(buf.getByte(p))) {
+        p++;
+      }
+      int valueStart = p;
+      int valueEnd = p;
+      while (p < end) {
+        b = buf.getByte(p);
+        if (!Chars.is(b, Chars.LENIENT_VALUE)) {
+          break;
+        }
+        p++;
+        if (b != ' ' && b != '\t') {
+          valueEnd = p;
+        }
+      }
+      int next = lineEnd(buf, p, end);
+      if (next < 0) {
+        return next == NEED_MORE ? NEED_MORE : malformed("control character in a header value");
+      }
+      if (fields.count() >= maxHeaderCount) {
+        return malformed("more than " + maxHeaderCount + " header lines");
+      }
+      p = next;
+      int kind = fields.add(lineStart, nameEnd, valueStart, valueEnd, p);
+      if (kind == HeaderFields.CONTENT_LENGTH) {
+        long n = contentLengths(buf, valueStart, valueEnd);
+        if (n < 0) {
+          return malformed("invalid Content-Length");
+        }
+        if (lengths++ > 0 && n != contentLength) {
+          return malformed("differing Content-Length values");
+        }
+        contentLength = n;
+      } else if (kind == HeaderFields.TRANSFER_ENCODING) {
+        transferEncoding = true;
+        int codings = codings(buf, valueStart, valueEnd);
+        if (codings == MALFORMED) {
+          return malformed("chunked transfer coding given more than once");
+        }
+        if (codings != 0) {
+          chunked = codings > 0;
+        }
+      }
+    }
+    if (transferEncoding) {
+      if (http10) {
+        return malformed("Transfer-Encoding in an HTTP/1.0 response");
+      }
+      contentLength = -1; // RFC 9112 6.3: Transfer-Encoding overrides Content-Length
+    }
+    int tokens = fields.markConnectionTokens();
+    keepAlive = (tokens & HeaderFields.TOKEN_CLOSE) == 0
+        && (!http10 || (tokens & HeaderFields.TOKEN_KEEP_ALIVE) != 0)
+        && (!transferEncoding || chunked);
+    return headLength;
+  }
+
+  /** Whether buf at p begins with s: 0 yes, NEED_MORE if the bytes end first, else MALFORMED. */
+  private int prefix(ByteBuf buf, int p, int end, String s) {
+    for (int i = 0; i < s.length(); i++) {
+      if (p + i >= end) {
+        return NEED_MORE;
+      }
+      if (buf.getByte(p + i) != s.charAt(i)) {
+        return malformed("not an HTTP/1.x status line");
+      }
+    }
+    return 0;
+  }
+
+  /** The index past the CRLF or LF at p, NEED_MORE, or MALFORMED if there is no line end at p. */
+  private static int lineEnd(ByteBuf buf, int p, int end) {
+    if (p >= end) {
+      return NEED_MORE;
+    }
+    byte b = buf.getByte(p);
+    if (b == '\n') {
+      return p + 1;
+    }
+    if (b != '\r') {
+      return MALFORMED;
+    }
+    if (p + 1 >= end) {
+      return NEED_MORE;
+    }
+    return buf.getByte(p + 1) == '\n' ? p + 2 : MALFORMED;
+  }
+
+  /** A comma-separated list of equal 1 to 18 digit numbers as a number, or -1. */
+  private static long contentLengths(ByteBuf buf, int from, int to) {
+    long value = -1;
+    int p = from;
+    while (true) {
+      int comma = p;
+      while (comma < to && buf.getByte(comma) != ',') {
+        comma++;
+      }
+      int s = p;
+      int e = comma;
+      while (s < e && HeaderFields.isOws(buf.getByte(s))) {
+        s++;
+      }
+      while (e > s && HeaderFields.isOws(buf.getByte(e - 1))) {
+        e--;
+      }
+      long n = RequestHead.digits(buf, s, e);
+      if (n < 0 || value >= 0 && n != value) {
+        return -1;
+      }
+      value = n;
+      if (comma == to) {
+        return value;
+      }
+      p = comma + 1;
+    }
+  }
+
+  /**
+   * The codings of one Transfer-Encoding line: 1 if its last is chunked, -1 if another, 0 if
+   * there are none, MALFORMED if chunked appears twice in this head.
+   */
+  private int codings(ByteBuf buf, int from, int to) {
+    int last = 0;
+    int p = from;
+    while (p <= to) {
+      int comma = p;
+      while (comma < to && buf.getByte(comma) != ',') {
+        comma++;
+      }
+      int s = p;
+      int e = comma;
+      while (s < e && HeaderFields.isOws(buf.getByte(s))) {
+        s++;
+      }
+      while (e > s && HeaderFields.isOws(buf.getByte(e - 1))) {
+        e--;
+      }
+      if (e > s) {
+        boolean isChunked = e - s == 7 && HeaderFields.equalsLower(buf, s, CHUNKED, 0, 7);
+        if (isChunked) {
+          if (chunkedSeen) {
+            return MALFORMED;
+          }
+          chunkedSeen = true;
+        }
+        last = isChunked ? 1 : -1;
+      }
+      p = comma + 1;
+    }
+    return last;
+  }
+
+  /** Why the last parse answered MALFORMED, a short phrase naming the problem. */
+  public String malformation() {
+    return malformation;
+  }
+
+  public int status() {
+    return status;
+  }
+
+  public boolean http10() {
+    return http10;
+  }
+
+  /** The index just past the status line's line end. */
+  public int statusLineEnd() {
+    return statusLineEnd;
+  }
+
+  /** Where the reason phrase begins; equal to {@link #reasonEnd} when there is none. */
+  public int reasonStart() {
+    return reasonStart;
+  }
+
+  /** Where the reason phrase ends, before trailing SP/HTAB. */
+  public int reasonEnd() {
+    return reasonEnd;
+  }
+
+  public int headerCount() {
+    return fields.count();
+  }
+
+  /** Where header line i begins; it runs through its line end to {@link #lineEnd}. */
+  public int lineStart(int i) {
+    return fields.lineStart(i);
+  }
+
+  public int lineEnd(int i) {
+    return fields.lineEnd(i);
+  }
+
+  public int nameStart(int i) {
+    return fields.lineStart(i);
+  }
+
+  public int nameEnd(int i) {
+    return fields.nameEnd(i);
+  }
+
+  /** Where the value of header i begins, past leading SP/HTAB. */
+  public int valueStart(int i) {
+    return fields.valueStart(i);
+  }
+
+  /** Where the value of header i ends, before trailing SP/HTAB. */
+  public int valueEnd(int i) {
+    return fields.valueEnd(i);
+  }
+
+  /** The value of header i as a new string (ISO-8859-1, as Netty reads it). */
+  public String value(int i) {
+    return fields.value(i);
+  }
+
+  /**
+   * Whether header i is hop-by-hop: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding,
+   * Upgrade, Proxy-Connection, or a header named by a token of a Connection header.
+   */
+  public boolean hopByHop(int i) {
+    return fields.hopByHop(i);
+  }
+
+  /** The first header with that name (ASCII case-insensitive), or -1; allocates nothing. */
+  public int indexOf(AsciiString lowerCaseName) {
+    return fields.indexOf(lowerCaseName);
+  }
+
+  /** Bytes of the head through its blank line, or 0 before a successful parse. */
+  public int headLength() {
+    return headLength;
+  }
+
+  /**
+   * The Content-Length (several equal values count as one), or -1 when there is none or when
+   * Transfer-Encoding is present.
+   */
+  public long contentLength() {
+    return contentLength;
+  }
+
+  /** Transfer-Encoding is present and its last coding is chunked. */
+  public boolean chunked() {
+    return chunked;
+  }
+
+  /** Transfer-Encoding is present at all; Content-Length is then ignored (RFC 9112 6.3). */
+  public boolean transferEncoding() {
+    return transferEncoding;
+  }
+
+  /**
+   * HTTP/1.1 without a "close" token, or HTTP/1.0 with "keep-alive"; false when
+   * Transfer-Encoding is present without chunked last (the body then ends with the connection).
+   */
+  public boolean keepAlive() {
+    return keepAlive;
+  }
+}
