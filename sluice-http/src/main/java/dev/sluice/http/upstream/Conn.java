@@ -1,6 +1,7 @@
 package dev.sluice.http.upstream;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -45,7 +46,8 @@ import javax.net.ssl.SSLException;
  * themselves. Each exchange handed to the connection gets exactly one report: a response or a
  * failure.
  *
- * <p>Pipelines: {@code wire-counter -> [ssl -> alpn] -> HttpClientCodec -> http1 -> watcher}, or
+ * <p>Pipelines: {@code wire-counter -> [ssl -> alpn] -> raw-tap -> HttpClientCodec -> http1 ->
+ * watcher}, or
  * {@code wire-counter -> [ssl -> alpn] -> Http2FrameCodec -> Http2MultiplexHandler -> watcher}
  * whose streams run {@code Http2StreamFrameToHttpObjectCodec -> stream}.
  */
@@ -147,8 +149,10 @@ final class Conn {
   }
 
   private void addHttp1(ChannelPipeline p, WireCounter wire, Watcher watcher) {
-    Http1Handler h = new Http1Handler(wire);
+    RawTap tap = new RawTap();
+    Http1Handler h = new Http1Handler(wire, tap);
     http1 = h;
+    p.addBefore("watcher", "raw-tap", tap);
     p.addBefore("watcher", "http1-codec", new HttpClientCodec(8192, 64 * 1024, 64 * 1024));
     p.addBefore("watcher", "http1", h);
   }
@@ -292,6 +296,22 @@ final class Conn {
       }
       // A failed write closes the channel, which reports the failure: no promise needed.
       channel().write(msg, channel().voidPromise());
+    }
+
+    @Override
+    public boolean rawBytes() {
+      return false;
+    }
+
+    @Override
+    public void writeBytes(ByteBuf bytes) {
+      bytes.release();
+      throw new IllegalStateException("not in raw mode: call rawBytes() first");
+    }
+
+    @Override
+    public void completeRaw(int status, boolean reusable) {
+      throw new IllegalStateException("not in raw mode: end the exchange with complete()");
     }
 
     /** Follows the response through, then hands it to the caller. */
@@ -446,12 +466,47 @@ final class Conn {
   }
 
   /**
+   * Between TLS and the HTTP codec of an HTTP/1.1 connection: while a lease is in raw mode, hands
+   * it the bytes read and lends it its context to write through, so that raw traffic bypasses the
+   * codec yet still passes TLS and the wire counter; otherwise passes everything on. Costs the
+   * ordinary path one handler hop per read, and nothing per exchange.
+   *
+   * <pre>
+   * wire-counter -> [ssl] -> raw-tap -> http1-codec -> http1 -> watcher
+   *                            |  ^
+   *             bytes read     v  |  bytes written (raw lease)
+   *                          raw lease
+   * </pre>
+   */
+  private static final class RawTap extends ChannelInboundHandlerAdapter {
+    ChannelHandlerContext ctx;
+    /** The lease in raw mode, or null; event loop only. */
+    Http1Handler.Http1Lease lease;
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      Http1Handler.Http1Lease raw = lease;
+      if (raw != null && msg instanceof ByteBuf) {
+        raw.readRaw((ByteBuf) msg); // the caller's handler owns it from here
+      } else {
+        ctx.fireChannelRead(msg);
+      }
+    }
+  }
+
+  /**
    * An HTTP/1.1 connection's exchange handler: writes one request at a time, gathers the response.
    * A request counts as having reached nothing only when not a byte left the socket since it began
    * (the wire counter is unchanged) and its write was not reported done.
    */
   private final class Http1Handler extends ChannelInboundHandlerAdapter {
     private final WireCounter wire;
+    private final RawTap tap;
     private final ResponseAggregator aggregator = new ResponseAggregator(group.maxResponseBytes);
     private ChannelHandlerContext ctx;
     private Exchange exchange;
@@ -459,8 +514,9 @@ final class Conn {
     private boolean written;
     private Throwable error;
 
-    Http1Handler(WireCounter wire) {
+    Http1Handler(WireCounter wire, RawTap tap) {
       this.wire = wire;
+      this.tap = tap;
     }
 
     @Override
@@ -486,9 +542,15 @@ final class Conn {
       ex.streamHandler.onOpen(lease);
     }
 
-    /** An HTTP/1.1 connection lent to one streamed exchange. */
+    /**
+     * An HTTP/1.1 connection lent to one streamed exchange. In raw mode the {@link RawTap} hands
+     * it the bytes read, and it writes through the tap's context: the codec sees none of it.
+     */
     private final class Http1Lease extends Lease {
       private final ChannelHandlerContext ctx;
+      /** Something was written; in raw mode, a readable buffer, with a promise. */
+      private boolean wrote;
+      private boolean raw;
 
       Http1Lease(Exchange exchange, boolean reused, ChannelHandlerContext ctx) {
         super(exchange, reused);
@@ -507,10 +569,15 @@ final class Conn {
 
       @Override
       public void write(io.netty.handler.codec.http.HttpObject msg) {
+        if (raw) {
+          ReferenceCountUtil.release(msg);
+          throw new IllegalStateException("raw mode: write the request with writeBytes");
+        }
         if (ended) {
           ReferenceCountUtil.release(msg);
           return;
         }
+        wrote = true;
         if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
           requestDone = true;
         }
@@ -526,13 +593,70 @@ final class Conn {
       }
 
       @Override
+      public boolean rawBytes() {
+        if (raw) {
+          return true;
+        }
+        if (wrote) {
+          throw new IllegalStateException("raw mode must be taken before anything is written");
+        }
+        raw = true;
+        if (!ended) {
+          tap.lease = this;
+        }
+        return true;
+      }
+
+      @Override
+      public void writeBytes(ByteBuf bytes) {
+        if (!raw) {
+          super.writeBytes(bytes);
+          return;
+        }
+        if (ended) {
+          bytes.release();
+          return;
+        }
+        // As for write(): the wire counter follows the first readable buffer, which any later
+        // one can only follow; a failed write closes the channel, which reports the failure.
+        ChannelHandlerContext out = tap.ctx;
+        if (!wrote && bytes.isReadable()) {
+          wrote = true;
+          out.write(bytes).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        } else {
+          out.write(bytes, out.voidPromise());
+        }
+      }
+
+      @Override
+      public void flush() {
+        if (raw) {
+          tap.ctx.flush(); // nothing waits in the codec: skip it
+        } else {
+          ctx.channel().flush();
+        }
+      }
+
+      @Override
       public void complete(int status) {
+        // In raw mode the response is not followed: the connection cannot be known reusable.
+        finish(status, responseDone && requestDone && keepAlive && !upgraded);
+      }
+
+      @Override
+      public void completeRaw(int status, boolean reusable) {
+        if (!raw) {
+          super.completeRaw(status, reusable);
+        }
+        finish(status, reusable);
+      }
+
+      private void finish(int status, boolean reusableIfActive) {
         if (ended) {
           return;
         }
         ended = true;
-        boolean reusable = responseDone && requestDone && keepAlive && !upgraded
-            && ctx.channel().isActive();
+        boolean reusable = reusableIfActive && ctx.channel().isActive();
         end();
         if (!reusable) {
           ctx.close();
@@ -557,6 +681,9 @@ final class Conn {
 
       @Override
       public Channel upgrade() {
+        if (raw) {
+          throw new IllegalStateException("raw mode has no protocol upgrade");
+        }
         if (!finalResponse || upgraded) {
           throw new IllegalStateException("no 101 response to upgrade after");
         }
@@ -570,7 +697,13 @@ final class Conn {
 
       private void end() {
         lease = null;
+        tap.lease = null;
         Http1Handler.this.exchange = null;
+      }
+
+      /** In raw mode: bytes read, from the tap. */
+      void readRaw(ByteBuf bytes) {
+        handler.onResponse(bytes);
       }
 
       /** The connection broke while lent. */
@@ -617,6 +750,12 @@ final class Conn {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (lease != null) {
+        if (lease.raw) {
+          // What the codec made of bytes from before the raw exchange (stray, at a close): none
+          // of the raw exchange's business.
+          ReferenceCountUtil.release(msg);
+          return;
+        }
         lease.read(msg);
         return;
       }

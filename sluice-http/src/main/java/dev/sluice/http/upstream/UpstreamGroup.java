@@ -90,6 +90,7 @@ public final class UpstreamGroup implements AutoCloseable {
   final int maxConcurrentStreams;
   final int maxResponseBytes;
   private final Boolean http2;
+  private final boolean mayUseHttp2;
   final UpstreamTls tls;
   final SslContext sslContext;
   private final HealthCheck healthCheck;
@@ -134,6 +135,7 @@ public final class UpstreamGroup implements AutoCloseable {
       states.add(new EndpointState(this, e, b.circuitBreaker, healthCheck != null));
     }
     this.endpoints = List.copyOf(states);
+    this.mayUseHttp2 = endpoints.stream().anyMatch(e -> priorKnowledge(e) || offersHttp2(e));
     this.balancer = Balancer.of(b.loadBalancing, endpoints);
     if (b.eventLoopGroup != null) {
       this.loops = b.eventLoopGroup;
@@ -263,6 +265,14 @@ public final class UpstreamGroup implements AutoCloseable {
     } else {
       post(task);
     }
+  }
+
+  /**
+   * Whether a stream of this group may be HTTP/2 (prior knowledge on cleartext, or h2 offered by
+   * ALPN on a TLS endpoint), i.e. {@link UpstreamStream#rawBytes()} may answer false.
+   */
+  public boolean mayUseHttp2() {
+    return mayUseHttp2;
   }
 
   /** Connections opened to the endpoints since the start (health checks aside). */

@@ -1,5 +1,6 @@
 package dev.sluice.http.upstream;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpObject;
@@ -14,6 +15,11 @@ import io.netty.handler.codec.http.HttpObject;
  * and the whole response read (the connection goes back to the pool when it can carry another
  * request), or {@link #abort} otherwise (the connection is closed or the stream reset). A stream
  * that the group reports failed ({@link UpstreamStreamHandler#onFailure}) is ended already.
+ *
+ * <p>Over HTTP/1.1 the caller may instead take the exchange's bytes raw ({@link #rawBytes}): it
+ * frames the request itself, reads the response as it came off the wire, and ends the exchange
+ * with {@link #completeRaw} or {@link #abort}. The connection's HTTP codec sees none of it, so a
+ * connection goes on serving raw and ordinary exchanges in any order.
  */
 public interface UpstreamStream {
   /** The endpoint this stream goes to. */
@@ -32,6 +38,8 @@ public interface UpstreamStream {
    * Writes part of the request. The caller hands its reference to {@code msg} over. The head goes
    * as given: the caller has set Host, the request-target and the framing headers. A write that
    * fails breaks the connection, which {@link UpstreamStreamHandler#onFailure} reports.
+   *
+   * @throws IllegalStateException in raw mode (the message is released)
    */
   void write(HttpObject msg);
 
@@ -48,7 +56,7 @@ public interface UpstreamStream {
 
   /**
    * Ends the exchange after the whole response was read: the connection goes back to the pool when
-   * it can be reused. {@code status} is the response status, counted by the circuit breaker and
+   * it can be reused (never in raw mode, which ends with {@link #completeRaw}). {@code status} is the response status, counted by the circuit breaker and
    * passive ejection (5xx are failures).
    */
   void complete(int status);
@@ -67,7 +75,34 @@ public interface UpstreamStream {
    * reused; {@link #complete} or {@link #abort} still ends it and closes it.
    *
    * @return the connection's channel, for writing raw bytes
-   * @throws IllegalStateException over HTTP/2
+   * @throws IllegalStateException over HTTP/2, and in raw mode
    */
   Channel upgrade();
+
+  /**
+   * Takes this exchange's bytes raw, before anything was written: the caller then writes a request
+   * it framed itself as HTTP/1.1 with writeBytes, and the response reaches the handler's onResponse
+   * as the ByteBufs read from the connection (after TLS, if any), unparsed, until the caller ends
+   * the exchange with completeRaw or abort. Returns false, changing nothing, over HTTP/2.
+   *
+   * @throws IllegalStateException when something was written already
+   */
+  boolean rawBytes();
+
+  /**
+   * In raw mode: writes part of the request; the caller hands its reference over. Not flushed.
+   *
+   * @throws IllegalStateException when not in raw mode (the buffer is released)
+   */
+  void writeBytes(ByteBuf bytes);
+
+  /**
+   * Ends a raw exchange. reusable: the caller read the whole response, it ended exactly at the end
+   * of the bytes read (nothing beyond it), the whole request was written, and both sides keep the
+   * connection alive; then the connection goes back to the pool, else it is closed. status as for
+   * complete() (5xx count as failures).
+   *
+   * @throws IllegalStateException when not in raw mode
+   */
+  void completeRaw(int status, boolean reusable);
 }

@@ -18,7 +18,8 @@ public interface UpstreamStreamHandler {
   /**
    * Part of the response, in order: an {@code HttpResponse} (informational ones first, if any),
    * {@code HttpContent}s and a {@code LastHttpContent}; after {@link UpstreamStream#upgrade()},
-   * raw {@code ByteBuf}s. The handler owns {@code msg} and releases it.
+   * and throughout an exchange in raw mode ({@link UpstreamStream#rawBytes()}), the
+   * {@code ByteBuf}s read. The handler owns {@code msg} and releases it.
    */
   void onResponse(Object msg);
 
