@@ -61,7 +61,7 @@ final class ProxyRuntime {
     }
     this.spans = settings.tracing() && spanSink != null
         ? SpanReporter.start(spanSink, "sluice-proxy", registry) : null;
-    this.engine = new ProxyEngine(state, new AccessLog(), spans);
+    this.engine = new ProxyEngine(state, new AccessLog(), spans, metrics);
   }
 
   static ProxyRuntime start(ProxySettings settings, MeterRegistry registry, SpanSink spanSink,
@@ -72,7 +72,9 @@ final class ProxyRuntime {
         boolean tls = l.server().tls() != null;
         HttpServer server = new HttpServer(l.server(),
             http2 -> r.engine.newHandler(l.name(), http2, tls), ErrorResponder.PLAIN_TEXT,
-            r.boss, r.workers).start();
+            r.boss, r.workers)
+            .rawHttp1((fallback, overTls) -> r.engine.newRawHandler(l.name(), fallback, tls))
+            .start();
         r.servers.put(l.name(), server);
         r.addresses.put(l.name(), server.localAddress());
         log.info("proxy listener {} on {}:{}{}", l.name(), server.localAddress().getHostString(),

@@ -58,12 +58,15 @@ import org.slf4j.LoggerFactory;
  * smuggling. On TLS, {@code (ssl | sni) -> alpn} picks the HTTP/1.1 tail above or {@code
  * Http2FrameCodec -> Http2MultiplexHandler}, whose streams each run {@code
  * Http2StreamFrameToHttpObjectCodec -> guard -> application}. Certificates can be replaced while
- * the server runs ({@link #reloadTls()}).
+ * the server runs ({@link #reloadTls()}). With a raw HTTP/1.1 handler ({@link #rawHttp1}), the
+ * HTTP/1.1 tail is that handler alone until it hands the connection over.
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
   /** Largest body of an h2c upgrade request; larger ones are served over HTTP/1.1. */
   private static final int MAX_UPGRADE_BODY = 1 << 20;
+  /** The name of a raw HTTP/1.1 handler in a connection's pipeline. */
+  private static final String RAW_HTTP1 = "raw-http1";
   /** Largest TLS ClientHello the SNI handler reads before it gives up. */
   private static final int MAX_CLIENT_HELLO = 16 * 1024;
 
@@ -81,6 +84,7 @@ public final class HttpServer implements AutoCloseable {
   private final EventLoopGroup workers;
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private Channel serverChannel;
+  private volatile RawHttp1HandlerFactory rawHttp1;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /**
@@ -160,6 +164,16 @@ public final class HttpServer implements AutoCloseable {
               + settings.address().getPort() + ": " + e.getMessage(),
           e instanceof java.io.IOException ? (java.io.IOException) e : new java.io.IOException(e));
     }
+    return this;
+  }
+
+  /**
+   * Has HTTP/1.1 connections read by the given raw handler first, which hands a connection to the
+   * server's own handlers when it meets a request it does not take; for connections accepted from
+   * now on.
+   */
+  public HttpServer rawHttp1(RawHttp1HandlerFactory factory) {
+    this.rawHttp1 = Objects.requireNonNull(factory, "factory");
     return this;
   }
 
@@ -258,7 +272,7 @@ public final class HttpServer implements AutoCloseable {
           if (ApplicationProtocolNames.HTTP_2.equals(protocol) && settings.http2()) {
             addHttp2(ctx.pipeline());
           } else {
-            addHttp1(ctx.pipeline(), false);
+            addHttp1(ctx.pipeline(), false, true);
           }
         }
 
@@ -270,8 +284,18 @@ public final class HttpServer implements AutoCloseable {
         }
       });
     } else {
-      addHttp1(p, settings.http2());
+      addHttp1(p, settings.http2(), false);
     }
+  }
+
+  private void addHttp1(ChannelPipeline p, boolean h2c, boolean overTls) {
+    RawHttp1HandlerFactory raw = rawHttp1;
+    if (raw != null) {
+      p.addLast(RAW_HTTP1, raw.newHandler(
+          new Http1Fallback(settings, errors, pipeline -> addHttp1(pipeline, h2c)), overTls));
+      return;
+    }
+    addHttp1(p, h2c);
   }
 
   private void addHttp1(ChannelPipeline p, boolean h2c) {
@@ -442,6 +466,12 @@ public final class HttpServer implements AutoCloseable {
       return;
     }
     ChannelPipeline p = c.pipeline();
+    if (p.get(RAW_HTTP1) instanceof DrainAware) {
+      if (((DrainAware) p.get(RAW_HTTP1)).idle()) {
+        c.close();
+      }
+      return;
+    }
     RequestGuard guard = p.get(RequestGuard.class);
     if (guard != null) {
       if (guard.idle()) {

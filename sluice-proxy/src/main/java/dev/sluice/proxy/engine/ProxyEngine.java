@@ -2,9 +2,11 @@ package dev.sluice.proxy.engine;
 
 import dev.sluice.proxy.log.AccessLog;
 import dev.sluice.proxy.log.AccessRecord;
+import dev.sluice.proxy.metrics.ProxyMetrics;
 import dev.sluice.proxy.trace.ProxySpan;
 import dev.sluice.proxy.trace.SpanReporter;
 import dev.sluice.proxy.trace.TraceContext;
+import dev.sluice.http.server.Http1Fallback;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -20,15 +22,24 @@ public final class ProxyEngine {
   private final AtomicReference<ProxyState> state;
   private final AccessLog accessLog;
   private final SpanReporter spans;
+  private final ProxyMetrics metrics;
 
   /**
    * @param accessLog where request lines go, or null for none
    * @param spans where spans of proxied requests go, or null for none
+   * @param metrics where the proxy's own counts go
    */
-  public ProxyEngine(ProxyState initial, AccessLog accessLog, SpanReporter spans) {
+  public ProxyEngine(ProxyState initial, AccessLog accessLog, SpanReporter spans,
+      ProxyMetrics metrics) {
     this.state = new AtomicReference<>(initial);
     this.accessLog = accessLog;
     this.spans = spans;
+    this.metrics = metrics;
+  }
+
+  /** A connection left the fast path for the standard handlers. */
+  void handedOver() {
+    metrics.handedOver();
   }
 
   /** The generation new requests use. */
@@ -46,19 +57,43 @@ public final class ProxyEngine {
     return new ProxyHandler(this, listener, http2, tls);
   }
 
+  /**
+   * The handler of an HTTP/1.1 connection of a listener that reads the bytes itself ({@link
+   * RawHttp1Proxy}), handing the connection to {@link #newHandler}'s kind when a request needs it.
+   */
+  public ChannelHandler newRawHandler(String listener, Http1Fallback fallback, boolean tls) {
+    return new RawHttp1Proxy(this, listener, fallback, tls);
+  }
+
+  /** Whether access log lines are written now. */
+  boolean logsAccess() {
+    return accessLog != null && state().settings.accessLog();
+  }
+
   void accessLog(String listener, String route, String method, String host, String uri,
       boolean http2, int status, long bytesIn, long bytesOut, long durationNanos,
       String upstream, int attempts, InetSocketAddress client, HttpHeaders headers,
       TraceContext trace, String error) {
-    if (accessLog == null || !state().settings.accessLog()) {
+    if (!logsAccess()) {
+      return;
+    }
+    accessLog(listener, route, method, host, uri, http2, status, bytesIn, bytesOut,
+        durationNanos, upstream, attempts, client, headers.get("x-forwarded-for"),
+        headers.get(HttpHeaderNames.USER_AGENT), trace, error);
+  }
+
+  void accessLog(String listener, String route, String method, String host, String uri,
+      boolean http2, int status, long bytesIn, long bytesOut, long durationNanos,
+      String upstream, int attempts, InetSocketAddress client, String forwardedFor,
+      String userAgent, TraceContext trace, String error) {
+    if (!logsAccess()) {
       return;
     }
     accessLog.log(new AccessRecord(System.currentTimeMillis(), listener, route, method, host, uri,
         http2 ? "HTTP/2" : "HTTP/1.1", status, bytesIn, bytesOut,
         TimeUnit.NANOSECONDS.toMicros(durationNanos), upstream, upstream == null ? 0 : status,
         attempts, client == null ? null : client.getAddress().getHostAddress(),
-        headers.get("x-forwarded-for"), headers.get(HttpHeaderNames.USER_AGENT),
-        trace == null ? null : trace.traceIdHex(), error));
+        forwardedFor, userAgent, trace == null ? null : trace.traceIdHex(), error));
   }
 
   void span(TraceContext trace, long startNanos, long durationNanos, String method, String host,

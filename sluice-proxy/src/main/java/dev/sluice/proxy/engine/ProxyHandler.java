@@ -1124,7 +1124,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
     }
   }
 
-  private static String cookie(HttpHeaders h, String name) {
+  static String cookie(HttpHeaders h, String name) {
     for (String header : h.getAll(HttpHeaderNames.COOKIE)) {
       for (io.netty.handler.codec.http.cookie.Cookie c
           : io.netty.handler.codec.http.cookie.ServerCookieDecoder.LAX.decode(header)) {

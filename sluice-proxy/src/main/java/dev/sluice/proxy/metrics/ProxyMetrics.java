@@ -6,6 +6,7 @@ import dev.sluice.http.upstream.EndpointStatus;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import java.util.ArrayList;
@@ -46,6 +47,10 @@ import java.util.function.ToDoubleFunction;
  * sluice.proxy.upstream.connections.opened} and {@code sluice.proxy.upstream.requests.reused}, and
  * the gauge {@code sluice.proxy.upstream.connection.reuse.ratio} = reused / (reused + opened), 0
  * before the first request.
+ *
+ * <p>Per proxy: the counter {@code sluice.proxy.http1.handovers}, HTTP/1.1 connections the raw
+ * fast path gave to the standard HTTP handlers (at a request it does not take: an upgrade, a
+ * chunked body, a route that edits headers, an HTTP/2 upstream, a malformed request).
  */
 public final class ProxyMetrics {
   /** {@code sluice.proxy.upstream.endpoint.circuit} of a closed circuit: calls flow. */
@@ -67,9 +72,19 @@ public final class ProxyMetrics {
   private final ConcurrentHashMap<RouteKey, RouteMeters> routes = new ConcurrentHashMap<>();
   private final Map<String, List<Meter>> upstreams = new HashMap<>(); // guarded by itself
 
+  private final Counter handOvers;
+
   /** Proxy meters registered in {@code registry}. */
   public ProxyMetrics(MeterRegistry registry) {
     this.registry = Objects.requireNonNull(registry, "registry");
+    this.handOvers = Counter.builder("sluice.proxy.http1.handovers")
+        .description("HTTP/1.1 connections the fast path gave to the standard HTTP handlers")
+        .register(registry);
+  }
+
+  /** An HTTP/1.1 connection left the fast path. */
+  public void handedOver() {
+    handOvers.increment();
   }
 
   /**

@@ -192,6 +192,16 @@ public final class Route {
     responseEdits.apply(headers);
   }
 
+  /** Whether the route edits request or response headers. */
+  public boolean editsHeaders() {
+    return !requestEdits.isEmpty() || !responseEdits.isEmpty();
+  }
+
+  /** Whether the route's conditions look at request headers. */
+  public boolean matchesHeaders() {
+    return headerNames.length > 0;
+  }
+
   /** The route's rate limiter, or null when the route has no rate limit. */
   public RateLimiter rateLimiter() {
     return rateLimiter;
@@ -366,6 +376,10 @@ public final class Route {
         values[i] = e.getValue();
         i++;
       }
+    }
+
+    boolean isEmpty() {
+      return remove.length == 0 && setNames.length == 0 && addNames.length == 0;
     }
 
     void apply(HttpHeaders headers) {

@@ -42,9 +42,21 @@ public final class Router {
   private final Route[] routes;
   private final List<Route> routeList;
 
+  private final boolean matchesHeaders;
+
   private Router(Route[] routes) {
     this.routes = routes;
     this.routeList = List.of(routes);
+    boolean headers = false;
+    for (Route r : routes) {
+      headers |= r.matchesHeaders();
+    }
+    this.matchesHeaders = headers;
+  }
+
+  /** Whether some route's conditions look at request headers ({@link #select} needs them). */
+  public boolean matchesHeaders() {
+    return matchesHeaders;
   }
 
   /**
