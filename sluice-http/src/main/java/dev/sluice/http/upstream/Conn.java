@@ -651,6 +651,14 @@ final class Conn {
         finish(status, reusable);
       }
 
+      /** The response ends with the connection: its close is the end, not a failure. */
+      private boolean closeEnds;
+
+      @Override
+      public void endsWithClose() {
+        closeEnds = raw;
+      }
+
       private void finish(int status, boolean reusableIfActive) {
         if (ended) {
           return;
@@ -715,7 +723,8 @@ final class Conn {
         boolean reached = written || wire.written() != mark;
         end();
         UpstreamException e = broken(cause, reached);
-        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, false, true, true));
+        boolean failure = !closeEnds;
+        group.post(() -> pool.http1StreamEnded(Conn.this, exchange, false, true, failure));
         handler.onFailure(e);
       }
     }

@@ -43,6 +43,49 @@ final class Exchange {
   /** The HTTP/2 stream carrying it, set by the connection's event loop. */
   volatile Channel stream;
 
+  /** Neighbours in the group's list of exchanges in progress; control loop only. */
+  private Exchange prev;
+  private Exchange next;
+
+  /** The head of a list of exchanges: links to itself when empty. */
+  static Exchange listHead() {
+    Exchange head = new Exchange(null, false, 0);
+    head.prev = head;
+    head.next = head;
+    return head;
+  }
+
+  /** On a list head: adds {@code ex}, unless listed already. */
+  void link(Exchange ex) {
+    if (ex.next != null) {
+      return;
+    }
+    ex.prev = prev;
+    ex.next = this;
+    prev.next = ex;
+    prev = ex;
+  }
+
+  /** On a list head: removes {@code ex}, if listed. */
+  void unlink(Exchange ex) {
+    if (ex.next == null) {
+      return;
+    }
+    ex.prev.next = ex.next;
+    ex.next.prev = ex.prev;
+    ex.prev = null;
+    ex.next = null;
+  }
+
+  /** On a list head: the exchanges listed now, in a copy safe to change the list while read. */
+  java.util.List<Exchange> listed() {
+    java.util.List<Exchange> all = new java.util.ArrayList<>();
+    for (Exchange ex = next; ex != this; ex = ex.next) {
+      all.add(ex);
+    }
+    return all;
+  }
+
   Exchange(UpstreamRequest request, boolean healthCheck, long deadlineNanos) {
     this.request = request;
     this.body = request == null ? null : request.body();

@@ -111,7 +111,11 @@ public final class UpstreamGroup implements AutoCloseable {
   volatile long connectionsOpened;
   volatile long reusedExchanges;
   private boolean shutdown;
-  private final Set<Exchange> live = Collections.newSetFromMap(new IdentityHashMap<>());
+  /**
+   * Exchanges in progress, failed at close: a list through the exchanges themselves, so that
+   * adding and removing one (twice per request) costs no allocation and no hashing.
+   */
+  private final Exchange live = Exchange.listHead();
   private ScheduledFuture<?> sweeper;
 
   private UpstreamGroup(Builder b) {
@@ -381,7 +385,7 @@ public final class UpstreamGroup implements AutoCloseable {
         e.healthPool.shutdown(futures);
       }
     }
-    for (Exchange ex : new ArrayList<>(live)) {
+    for (Exchange ex : live.listed()) {
       fail(ex, UpstreamException.Kind.CLOSED, "the upstream group is closed", null, ex.sent);
     }
     synchronized (closing) {
@@ -477,10 +481,13 @@ public final class UpstreamGroup implements AutoCloseable {
     if (e.breaker != null) {
       ex.breakerGeneration = e.breaker.admit(now);
     }
-    live.add(ex);
-    ex.timeout = control.schedule(() -> timedOut(ex), Math.max(0, ex.deadlineNanos - now),
-        TimeUnit.NANOSECONDS);
+    live.link(ex);
     e.pool.submit(ex);
+    // A streamed exchange lent a connection at once waits for nothing: it needs no timer.
+    if (!ex.done && !(ex.streamHandler != null && ex.opened)) {
+      ex.timeout = control.schedule(() -> timedOut(ex), Math.max(0, ex.deadlineNanos - now),
+          TimeUnit.NANOSECONDS);
+    }
   }
 
   /** Fails an exchange that was given no endpoint: nothing was sent, nothing is counted. */
@@ -525,7 +532,7 @@ public final class UpstreamGroup implements AutoCloseable {
   /** Marks an exchange done and takes it out of the group's books: live set, timer, queue. */
   private void retire(Exchange ex) {
     ex.done = true;
-    live.remove(ex);
+    live.unlink(ex);
     if (ex.timeout != null) {
       ex.timeout.cancel(false);
     }
@@ -748,7 +755,7 @@ public final class UpstreamGroup implements AutoCloseable {
     long now = System.nanoTime();
     Exchange ex = new Exchange(req, true, now + healthCheck.timeout().toNanos());
     ex.endpoint = e;
-    live.add(ex);
+    live.link(ex);
     ex.timeout = control.schedule(() -> timedOut(ex), healthCheck.timeout().toNanos(),
         TimeUnit.NANOSECONDS);
     // Completed by finish(), on this loop.

@@ -105,4 +105,12 @@ public interface UpstreamStream {
    * @throws IllegalStateException when not in raw mode
    */
   void completeRaw(int status, boolean reusable);
+
+  /**
+   * In raw mode: the response's body ends where the connection does (no length, not chunked), so
+   * the close that follows ends the exchange as a success: it still reaches the handler as {@link
+   * UpstreamStreamHandler#onFailure} (the stream is over), but counts as no failure of the
+   * endpoint's. Does nothing outside raw mode.
+   */
+  default void endsWithClose() {}
 }

@@ -1213,6 +1213,14 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         }
         upstreamKeepAlive = rh.keepAlive() && framing != Framing.UNTIL_CLOSE;
         rechunk = framing == Framing.UNTIL_CLOSE;
+        if (rechunk) {
+          UpstreamStream s = stream;
+          if (sameLoop) {
+            s.endsWithClose();
+          } else {
+            s.eventLoop().execute(s::endsWithClose);
+          }
+        }
         if (framing == Framing.CHUNKED) {
           chunks.reset();
         }
