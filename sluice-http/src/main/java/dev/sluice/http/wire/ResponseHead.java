@@ -178,7 +178,7 @@ public final class ResponseHead {
         return NEED_MORE;
       }
       b = buf.getByte(p);
-      if (b != ':') {
+      if (b != ':' || p == lineStart) {
         return malformed(p == lineStart ? "invalid header name"
             : b == ' ' || b == '\t' ? "whitespace before the colon of a header"
             : b == '\r' || b == '\n' ? "header line without a colon"
