@@ -144,7 +144,10 @@ class ResponseHeadTest {
     assertThat(head.keepAlive()).isTrue();
 
     assertThat(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-        + "Transfer-Encoding: gzip\r\n\r\n")).isPositive();
+        + "Transfer-Encoding: gzip\r\n\r\n")).isEqualTo(ResponseHead.MALFORMED);
+    assertThat(head.malformation()).isEqualTo("chunked is not the last transfer coding");
+
+    assertThat(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n")).isPositive();
     assertThat(head.chunked()).isFalse();
     assertThat(head.transferEncoding()).isTrue();
     assertThat(head.keepAlive()).as("the body ends with the connection").isFalse();
