@@ -75,6 +75,9 @@ public final class ChunkedBodyScanner {
         continue;
       }
       byte b = buf.getByte(p++);
+      if (state >= TRAILER_START && ++trailerBytes > MAX_TRAILERS) {
+        return fail("trailer section longer than " + MAX_TRAILERS + " bytes");
+      }
       switch (state) {
         case SIZE: {
           int d = hex(b);
@@ -141,9 +144,6 @@ public final class ChunkedBodyScanner {
           if (state == TRAILER && (b == ' ' || b == '\t' || b == ':')) {
             return fail("invalid trailer field line");
           }
-          if (++trailerBytes > MAX_TRAILERS) {
-            return fail("trailer section longer than " + MAX_TRAILERS + " bytes");
-          }
           break;
         case LAST_LF:
           if (b != '\n') {
@@ -158,9 +158,6 @@ public final class ChunkedBodyScanner {
             state = TRAILER_START;
           } else if (b < 0x20 && b != '\t' || b == 0x7F) {
             return fail("control character in a trailer field");
-          }
-          if (++trailerBytes > MAX_TRAILERS) {
-            return fail("trailer section longer than " + MAX_TRAILERS + " bytes");
           }
           break;
         case TRAILER_LF:

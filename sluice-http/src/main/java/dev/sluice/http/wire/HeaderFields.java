@@ -3,6 +3,7 @@ package dev.sluice.http.wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * The header lines of the last parsed head as offsets into its buffer, in arrays that grow when a
@@ -73,7 +74,7 @@ final class HeaderFields {
   int add(int lineStart, int nameEnd, int valueStart, int valueEnd, int lineEnd) {
     int o = count * STRIDE;
     if (o + STRIDE > at.length) {
-      at = java.util.Arrays.copyOf(at, at.length * 2);
+      at = Arrays.copyOf(at, at.length * 2);
     }
     int kind = kind(buf, lineStart, nameEnd);
     at[o + LINE_START] = lineStart;

@@ -17,8 +17,8 @@ import io.netty.util.AsciiString;
  * version than HTTP/1.1 and HTTP/1.0, a status that is not three digits from 100, control bytes
  * other than HTAB, a bare CR, obsolete line folding, whitespace before a colon (which a proxy
  * must not pass on), a header line without a colon, Content-Length values that are not 1 to 18
- * digits or differ, chunked given twice, Transfer-Encoding in HTTP/1.0, and heads beyond the
- * limits.
+ * digits or differ, chunked given twice or before another coding, Transfer-Encoding in HTTP/1.0,
+ * and heads beyond the limits.
  */
 public final class ResponseHead {
   /** The head is not complete yet, and within limits so far. */
@@ -178,7 +178,7 @@ public final class ResponseHead {
         return NEED_MORE;
       }
       b = buf.getByte(p);
-      if (b != ':') {
+      if (b != ':' || p == lineStart) {
         return malformed(p == lineStart ? "invalid header name"
             : b == ' ' || b == '\t' ? "whitespace before the colon of a header"
             : b == '\r' || b == '\n' ? "header line without a colon"
@@ -230,6 +230,9 @@ public final class ResponseHead {
       }
     }
     if (transferEncoding) {
+      if (chunkedSeen && !chunked) {
+        return malformed("chunked is not the last transfer coding");
+      }
       if (http10) {
         return malformed("Transfer-Encoding in an HTTP/1.0 response");
       }
