@@ -4,7 +4,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -581,15 +580,13 @@ final class Conn {
         if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
           requestDone = true;
         }
-        // Whether the request reached the endpoint is told by the wire counter; a failed write
-        // closes the channel, which reports the failure. The counter follows only writes with a
-        // promise: the head gets one (once its bytes leave, the request has reached the
-        // endpoint), the body, which can only follow the head, goes with the void promise.
+        // Whether the request reached the endpoint is told by the wire counter, which counts the
+        // head (once its bytes leave, the request has reached the endpoint); the body can only
+        // follow it. A failed write closes the channel, which reports the failure.
         if (msg instanceof io.netty.handler.codec.http.HttpRequest) {
-          ctx.write(msg).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
-        } else {
-          ctx.write(msg, ctx.voidPromise());
+          wire.countNextWrite();
         }
+        ctx.write(msg, ctx.voidPromise());
       }
 
       @Override
@@ -617,12 +614,13 @@ final class Conn {
           bytes.release();
           return;
         }
-        // As for write(): the wire counter follows the first readable buffer, which any later
-        // one can only follow; a failed write closes the channel, which reports the failure.
+        // As for write(): the wire counter counts the first readable buffer, which any later one
+        // can only follow; a failed write closes the channel, which reports the failure.
         ChannelHandlerContext out = tap.ctx;
         if (!wrote && bytes.isReadable()) {
           wrote = true;
-          out.write(bytes).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+          wire.countNextWrite();
+          out.write(bytes, out.voidPromise());
         } else {
           out.write(bytes, out.voidPromise());
         }
