@@ -1273,11 +1273,25 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
           break;
         case LENGTH: {
           int n = (int) Math.min(responseLeft, buf.readableBytes());
+          responseLeft -= n;
+          done = responseLeft == 0;
+          if (n == buf.readableBytes()) {
+            // the whole buffer is body: it goes as it is
+            if (n > 0) {
+              relay(buf);
+            } else {
+              buf.release();
+            }
+            if (done) {
+              finish();
+            } else {
+              afterRelay();
+            }
+            return;
+          }
           if (n > 0) {
             relay(buf.readRetainedSlice(n));
-            responseLeft -= n;
           }
-          done = responseLeft == 0;
           break;
         }
         case CHUNKED: {
@@ -1315,6 +1329,10 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         finish();
         return;
       }
+      afterRelay();
+    }
+
+    private void afterRelay() {
       ctx.flush();
       if (!ctx.channel().isWritable()) {
         setUpstreamRead(false);
