@@ -670,6 +670,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
 
     Attempt attempt;
     int attempts;
+    Endpoint firstTried;
     Set<Endpoint> tried;
     boolean retrying;
     boolean responseStarted;
@@ -706,8 +707,10 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       attempts++;
       Attempt a = new Attempt(this);
       attempt = a;
-      upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(),
-          tried == null ? Set.of() : Set.copyOf(tried), timeouts.connect()), a);
+      Set<Endpoint> exclude = tried != null ? Set.copyOf(tried)
+          : firstTried != null ? Set.of(firstTried) : Set.of();
+      upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(), exclude,
+          timeouts.connect()), a);
     }
 
     /** A body chunk from the client; this call owns it. */
@@ -774,9 +777,15 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       startAttempt();
     }
 
+    /** Notes an endpoint tried; a set only from the second on, which only retries need. */
     void tried(Endpoint e) {
+      if (firstTried == null || firstTried.equals(e)) {
+        firstTried = e;
+        return;
+      }
       if (tried == null) {
         tried = new HashSet<>(4);
+        tried.add(firstTried);
       }
       tried.add(e);
     }
