@@ -2,6 +2,7 @@ package dev.sluice.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sluice.http.upstream.PassiveEjection;
 import dev.sluice.proxy.settings.RouteSettings;
 import dev.sluice.testing.Await;
 import dev.sluice.testing.SmugglingForms;
@@ -209,6 +210,23 @@ class FastPathTest {
       // the client's connection goes on
       assertThat(c.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n").read().text())
           .isEqualTo("default");
+    }
+  }
+
+  @Test
+  void bodiesEndedByTheCloseCountAsNoFailureOfTheEndpoint() throws Exception {
+    // ejected after two failures in a row, even as the group's only endpoint
+    ReverseProxy strict = ReverseProxy.builder(TestProxies.proxy()
+        .upstream(TestProxies.upstream("scripted").urls(scripted.url())
+            .ejection(new PassiveEjection(2, Duration.ofMinutes(1), 100)).build())
+        .route(TestProxies.route("all", "scripted").build())
+        .build()).meterRegistry(new SimpleMeterRegistry()).ioThreads(1).build().start();
+    try (strict; RawHttp c = new RawHttp(strict.localAddress())) {
+      for (int i = 0; i < 5; i++) {
+        RawHttp.Response r = c.send("GET /until-close HTTP/1.1\r\nHost: x\r\n\r\n").read();
+        assertThat(r.status()).as("response %d: %s", i, r).isEqualTo(200);
+        assertThat(r.text()).isEqualTo("body ended by the close");
+      }
     }
   }
 
