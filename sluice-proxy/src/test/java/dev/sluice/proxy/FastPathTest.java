@@ -2,11 +2,14 @@ package dev.sluice.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sluice.http.server.HttpServerSettings;
 import dev.sluice.http.upstream.PassiveEjection;
+import dev.sluice.proxy.settings.ListenerSettings;
 import dev.sluice.proxy.settings.RouteSettings;
 import dev.sluice.testing.Await;
 import dev.sluice.testing.SmugglingForms;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -321,6 +324,29 @@ class FastPathTest {
           return true;
         }
       });
+    }
+  }
+
+  @Test
+  void aHeadThatDripsInIsCutOffAtTheHeaderDeadline() throws Exception {
+    ReverseProxy impatient = ReverseProxy.builder(TestProxies.proxy()
+        .listener(new ListenerSettings("main", HttpServerSettings.builder()
+            .address(new InetSocketAddress("127.0.0.1", 0))
+            .headerTimeout(Duration.ofMillis(300)).build()))
+        .upstream(TestProxies.upstream("backend").urls(backend.url()).build())
+        .route(TestProxies.route("all", "backend").build())
+        .build()).meterRegistry(new SimpleMeterRegistry()).ioThreads(1).build().start();
+    try (impatient; RawHttp c = new RawHttp(impatient.localAddress())) {
+      // a first request in time, then one whose head never ends
+      assertThat(c.send("GET /in-time HTTP/1.1\r\nHost: x\r\n\r\n").read().status())
+          .isEqualTo(200);
+      c.send("GET /slow HTTP/1.1\r\nHost: x\r\n");
+      long start = System.nanoTime();
+      RawHttp.Response r = c.read();
+      assertThat(r.status()).isEqualTo(408);
+      assertThat(r.text()).contains("request headers were not received within 300 ms");
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+      assertThat(c.closed()).isTrue();
     }
   }
 
