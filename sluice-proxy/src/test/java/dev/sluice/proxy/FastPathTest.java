@@ -6,14 +6,17 @@ import dev.sluice.http.server.HttpServerSettings;
 import dev.sluice.http.upstream.PassiveEjection;
 import dev.sluice.proxy.settings.ListenerSettings;
 import dev.sluice.proxy.settings.RouteSettings;
+import dev.sluice.proxy.settings.UpstreamSettings;
 import dev.sluice.testing.Await;
 import dev.sluice.testing.SmugglingForms;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.AfterAll;
@@ -128,8 +131,8 @@ class FastPathTest {
   void pipelinedRequestsAreAnsweredInOrder() throws Exception {
     StringBuilder pipeline = new StringBuilder();
     for (int i = 0; i < 10; i++) {
-      pipeline.append("POST /p").append(i).append(" HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n")
-          .append("abc");
+      pipeline.append("POST /p").append(i)
+          .append(" HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
     }
     double before = handOvers();
     try (RawHttp c = new RawHttp(proxy.localAddress())) {
@@ -142,6 +145,48 @@ class FastPathTest {
       }
     }
     assertThat(handOvers()).isEqualTo(before);
+  }
+
+  @Test
+  void anUpstreamConnectionOfAnotherEventLoopServesAsWell() throws Exception {
+    // One upstream connection for two event loops: the clients of one loop borrow the other's.
+    ReverseProxy crossing = ReverseProxy.builder(TestProxies.proxy()
+        .upstream(TestProxies.upstream("backend").urls(backend.url())
+            .limits(new UpstreamSettings.Limits(1, 1000, 1000, 10)).build())
+        .route(TestProxies.route("all", "backend").build())
+        .build()).meterRegistry(new SimpleMeterRegistry()).ioThreads(2).build().start();
+    try (crossing) {
+      List<Thread> clients = new ArrayList<>();
+      List<Throwable> failures = new CopyOnWriteArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        int client = t;
+        Thread th = new Thread(() -> {
+          try (RawHttp c = new RawHttp(crossing.localAddress())) {
+            for (int i = 0; i < 100; i++) {
+              byte[] body = ("c" + client + "r" + i).repeat(i % 7)
+                  .getBytes(StandardCharsets.US_ASCII);
+              c.send("POST /c" + client + "/" + i + " HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                  + body.length + "\r\n\r\n");
+              c.send(body);
+              RawHttp.Response r = c.read();
+              Echoed e = Echoed.parse(r.text());
+              if (r.status() != 200 || !e.uri().equals("/c" + client + "/" + i)
+                  || e.bodyCrc() != crc(body)) {
+                throw new AssertionError("client " + client + " request " + i + ": " + r);
+              }
+            }
+          } catch (Throwable e) {
+            failures.add(e);
+          }
+        });
+        clients.add(th);
+        th.start();
+      }
+      for (Thread th : clients) {
+        th.join(60_000);
+      }
+      assertThat(failures).isEmpty();
+    }
   }
 
   @Test
