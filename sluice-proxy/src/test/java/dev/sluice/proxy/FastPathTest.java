@@ -82,6 +82,9 @@ class FastPathTest {
         return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabcXYZ");
       case "/bare-lf":
         return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\ncontent-length: 2\nx-lf: 1\n\nok");
+      case "/gzip-coded":
+        return ScriptedBackend.Reply.closing("HTTP/1.1 200 OK\r\n"
+            + "transfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
       case "/garbage":
         return ScriptedBackend.Reply.closing("HTTP/1.1 20x Nope\r\n\r\n");
       case "/hop":
@@ -352,6 +355,15 @@ class FastPathTest {
           .read();
       assertThat(r.status()).isEqualTo(502);
       assertThat(r.text()).contains("malformed response");
+    }
+  }
+
+  @Test
+  void aTransferCodingOtherThanChunkedIsA502() throws Exception {
+    try (RawHttp c = new RawHttp(scriptedProxy.localAddress())) {
+      RawHttp.Response r = c.send("GET /gzip-coded HTTP/1.1\r\nHost: x\r\n\r\n").read();
+      assertThat(r.status()).isEqualTo(502);
+      assertThat(r.text()).contains("unsupported transfer coding \"gzip, chunked\"");
     }
   }
 

@@ -82,6 +82,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   private static final AsciiString TRACEPARENT = AsciiString.cached("traceparent");
   private static final AsciiString HOST = AsciiString.cached("host");
   private static final AsciiString USER_AGENT = AsciiString.cached("user-agent");
+  private static final AsciiString TRANSFER_ENCODING = AsciiString.cached("transfer-encoding");
   private static final byte[] HTTP11_LINE_END = ascii(" HTTP/1.1\r\n");
   private static final byte[] HTTP11 = ascii("HTTP/1.1 ");
   private static final byte[] XFF = ascii("x-forwarded-for: ");
@@ -1055,6 +1056,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
     /** On the stream's loop: the head (and a replayed body) go first. */
     private void startOn(UpstreamStream s, ByteBuf headCopy, ByteBuf[] replayed) {
       if (!s.rawBytes()) {
+        // not expected: groups that may speak HTTP/2 are left to the standard handlers
         headCopy.release();
         if (replayed != null) {
           for (ByteBuf b : replayed) {
@@ -1062,6 +1064,12 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
           }
         }
         s.abort(false);
+        ctx.executor().execute(() -> {
+          if (current()) {
+            call.fail(HttpResponseStatus.BAD_GATEWAY, "upstream " + s.endpoint().authority()
+                + " answered in HTTP/2 where HTTP/1.1 was expected");
+          }
+        });
         return;
       }
       s.writeBytes(headCopy);
@@ -1207,6 +1215,12 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
           call.retryNow();
           return null;
         }
+        if (rh.transferEncoding() && !onlyChunked(rh, headBytes)) {
+          // a coding the client would have to undo, unannounced: refused, as nginx does
+          broken("unsupported transfer coding \"" + rh.value(rh.indexOf(TRANSFER_ENCODING))
+              + "\"");
+          return null;
+        }
         call.responseHeadSeen = true;
         call.status = code;
         boolean bodiless = call.headOnly || code == 204 || code == 304;
@@ -1241,6 +1255,24 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         headBytes = null;
         return rest;
       }
+    }
+
+    /** Whether the response's Transfer-Encoding is chunked and nothing else. */
+    private boolean onlyChunked(ResponseHead rh, ByteBuf buf) {
+      if (!rh.chunked()) {
+        return false;
+      }
+      int found = 0;
+      for (int i = 0; i < rh.headerCount(); i++) {
+        int ns = rh.nameStart(i);
+        if (rh.nameEnd(i) - ns == TRANSFER_ENCODING.length()
+            && nameIs(buf, ns, TRANSFER_ENCODING)) {
+          if (++found > 1 || !"chunked".equalsIgnoreCase(rh.value(i))) {
+            return false;
+          }
+        }
+      }
+      return true;
     }
 
     /** The response head for the client: hop-by-hop headers out, framing and Via in. */
