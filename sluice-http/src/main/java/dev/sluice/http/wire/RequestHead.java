@@ -12,11 +12,11 @@ import java.nio.charset.StandardCharsets;
  * <p>This is hand-written rather than Netty's {@code HttpObjectDecoder} because the proxy reads
  * hundreds of thousands of heads per second and that decoder's header map, per-character
  * validation calls and objects per message cost measured throughput. A parse copies the head's
- * bytes once into a reused array (per-byte ByteBuf reads cost twice as much), scans them once,
- * never moves the buffer's indexes, and records offsets in reused arrays; it allocates nothing but
- * a longer array for a longer head than seen before, and only the accessors that return strings
- * allocate. An incomplete head is scanned again from its start on the next call, which costs little
- * as heads rarely arrive split.
+ * bytes once into a reused array (reading the ByteBuf byte by byte cost half as much again),
+ * scans them once, never moves the buffer's indexes, and records offsets in reused arrays; it
+ * allocates nothing but a longer array for a longer head than seen before, and only the accessors
+ * that return strings allocate. An incomplete head is scanned again from its start on the next
+ * call, which costs little as heads rarely arrive split.
  *
  * <p>Accepted: {@code method SP origin-form SP HTTP/1.1 CRLF}, then {@code name ":" OWS value OWS
  * CRLF} lines of token names and VCHAR/SP/HTAB values, exactly one Host of authority characters,
