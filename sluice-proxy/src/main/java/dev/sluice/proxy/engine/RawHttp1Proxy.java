@@ -70,12 +70,10 @@ import org.slf4j.LoggerFactory;
  */
 final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainAware {
   private static final Logger log = LoggerFactory.getLogger(RawHttp1Proxy.class);
-  /** Request body kept for a retry, at most; a larger body ends the chance of one. */
-  private static final int MAX_REPLAY_BYTES = 64 * 1024;
+  private static final int MAX_REPLAY_BYTES = Calls.MAX_REPLAY_BYTES;
   /** Bytes of pipelined requests read ahead, at most, while one is answered. */
   private static final int MAX_READ_AHEAD = 64 * 1024;
-  /** Largest response head taken from an upstream. */
-  private static final int MAX_RESPONSE_HEAD = 64 * 1024;
+  private static final int MAX_RESPONSE_HEAD = Calls.MAX_RESPONSE_HEAD;
   private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
   private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
   private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
@@ -546,8 +544,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   /** Writes an error response of the proxy's own, and closes after it unless kept alive. */
   private void writeError(HttpResponseStatus status, String reason, String extraHeader,
       boolean keepAlive) {
-    byte[] body = (status.code() + " " + status.reasonPhrase() + ": " + reason + "\n")
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] body = Calls.errorBody(status, reason);
     StringBuilder h = new StringBuilder(160)
         .append("HTTP/1.1 ").append(status.code()).append(' ').append(status.reasonPhrase())
         .append("\r\ncontent-type: text/plain\r\ncontent-length: ").append(body.length)
@@ -626,12 +623,11 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   }
 
   private static String millis(java.time.Duration d) {
-    return d.toMillis() % 1000 == 0 ? d.toMillis() / 1000 + " s" : d.toMillis() + " ms";
+    return Calls.millis(d);
   }
 
   private static boolean idempotent(HttpMethod m) {
-    return m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD) || m.equals(HttpMethod.OPTIONS)
-        || m.equals(HttpMethod.PUT) || m.equals(HttpMethod.DELETE) || m.equals(HttpMethod.TRACE);
+    return Calls.idempotent(m);
   }
 
   /**
