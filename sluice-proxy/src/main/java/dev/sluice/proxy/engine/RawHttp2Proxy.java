@@ -150,6 +150,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
   private String clientString;
   private ProxyState viaState;
   private AsciiString via2;
+  private AsciiString via11;
 
   RawHttp2Proxy(ProxyEngine engine, String listener, HttpServerSettings server, boolean tls) {
     this.engine = engine;
@@ -334,7 +335,11 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     streams.remove(id);
     taken--;
     if (!x.ended) {
-      x.clientGone("client reset the stream");
+      if (x.responseDone) {
+        x.end(x.status, false); // the last frame went out as the response finished
+      } else {
+        x.clientGone("client reset the stream");
+      }
     }
     if (taken == 0 && writableNewsHeld) {
       // not now: the codec may be walking its active streams
@@ -583,6 +588,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
   private AsciiString via(ProxyState state) {
     if (viaState != state) {
       via2 = new AsciiString(state.via2);
+      via11 = new AsciiString(state.via11);
       viaState = state;
     }
     return via2;
@@ -1013,7 +1019,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     /** Stream or connection writability changed: the upstream's reading follows it. */
     void streamWritabilityChanged() {
       Attempt a = attempt;
-      if (!ended && a != null && a.stream != null && a.inBody) {
+      if (!ended && !responseDone && a != null && a.stream != null && a.inBody) {
         a.setUpstreamRead(writable());
       }
     }
@@ -1040,6 +1046,8 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     UpstreamStream stream;
     boolean sameLoop;
     boolean stale;
+    /** The upstream stream was completed or aborted: its connection is not ours to touch. */
+    boolean released;
     boolean unflushed;
     ByteBuf headBytes;
     boolean inBody;
@@ -1063,6 +1071,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
 
     void abort(boolean failure) {
+      released = true;
       UpstreamStream s = stream;
       if (sameLoop) {
         s.abort(failure);
@@ -1073,6 +1082,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
 
     void completeRaw(int code, boolean reusable) {
+      released = true;
       UpstreamStream s = stream;
       if (sameLoop) {
         s.completeRaw(code, reusable);
@@ -1083,6 +1093,9 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
 
     void setUpstreamRead(boolean read) {
+      if (released) {
+        return; // the connection may serve another exchange already
+      }
       UpstreamStream s = stream;
       if (sameLoop) {
         s.setAutoRead(read);
@@ -1376,7 +1389,8 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         buf.getBytes(vs, value);
         h.add(new AsciiString(name, false), new AsciiString(value, false));
       }
-      h.add(VIA, via(call.state));
+      via(call.state);
+      h.add(VIA, via11); // the upstream answered in HTTP/1.1
       return h;
     }
 
@@ -1502,9 +1516,9 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     /** The whole response went to the client: the exchange ends. */
     private void finish() {
       int code = call.status;
+      call.responseDone = true;
       completeRaw(code, upstreamKeepAlive && !extra && call.requestDone);
       ctx.flush();
-      call.responseDone = true;
       call.end(code, !call.requestDone);
     }
 
