@@ -54,7 +54,9 @@ class Http2FastPathTest {
   private static final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private static final long DOWNLOAD = 64L << 20;
   private static TestBackend backend;
+  private static ScriptedBackend scripted;
   private static ReverseProxy proxy;
+  private static ReverseProxy scriptedProxy;
   private static ReverseProxy deadProxy;
   private static ReverseProxy halfDeadProxy;
   private static SimpleMeterRegistry halfDeadRegistry = new SimpleMeterRegistry();
@@ -62,6 +64,11 @@ class Http2FastPathTest {
   @BeforeAll
   static void start() throws Exception {
     backend = TestBackend.start("b1");
+    scripted = ScriptedBackend.start(Http2FastPathTest::script);
+    scriptedProxy = ReverseProxy.builder(TestProxies.proxy()
+        .upstream(TestProxies.upstream("scripted").urls(scripted.url()).build())
+        .route(TestProxies.route("all", "scripted").build())
+        .build()).meterRegistry(new SimpleMeterRegistry()).ioThreads(1).build().start();
     String dead = "http://127.0.0.1:" + freePort();
     proxy = ReverseProxy.builder(TestProxies.proxy()
         .upstream(TestProxies.upstream("backend").urls(backend.url()).build())
@@ -81,9 +88,29 @@ class Http2FastPathTest {
   @AfterAll
   static void stop() throws Exception {
     proxy.close();
+    scriptedProxy.close();
+    scripted.close();
     deadProxy.close();
     halfDeadProxy.close();
     backend.close();
+  }
+
+  private static ScriptedBackend.Reply script(String requestLine) {
+    switch (requestLine.split(" ")[1]) {
+      case "/chunked":
+        return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            + "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n");
+      case "/until-close":
+        return ScriptedBackend.Reply.closing("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
+            + "\r\nbody ended by the close");
+      case "/cut":
+        return ScriptedBackend.Reply.closing("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n"
+            + "only part of it");
+      case "/no-content":
+        return ScriptedBackend.Reply.of("HTTP/1.1 204 No Content\r\nX-Upper: B\r\n\r\n");
+      default:
+        return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\ndefault");
+    }
   }
 
   private static int freePort() throws Exception {
@@ -236,6 +263,55 @@ class Http2FastPathTest {
       Await.until("the next response", Duration.ofSeconds(30), () -> c.ended);
       assertThat(c.received.get()).isEqualTo(1000);
     }
+  }
+
+  @Test
+  void responsesOfEveryFramingArriveAsFrames() throws Exception {
+    try (H2cPriorKnowledgeClient client = new H2cPriorKnowledgeClient(
+        scriptedProxy.localAddress())) {
+      H2cPriorKnowledgeClient.Response chunked = client.get("/chunked").get(30, TimeUnit.SECONDS);
+      assertThat(chunked.status()).isEqualTo(200);
+      assertThat(chunked.body()).isEqualTo("hello world");
+      assertThat(chunked.headers()).doesNotContainKey("transfer-encoding");
+      H2cPriorKnowledgeClient.Response untilClose = client.get("/until-close")
+          .get(30, TimeUnit.SECONDS);
+      assertThat(untilClose.body()).isEqualTo("body ended by the close");
+      H2cPriorKnowledgeClient.Response none = client.get("/no-content").get(30, TimeUnit.SECONDS);
+      assertThat(none.status()).isEqualTo(204);
+      assertThat(none.body()).isEmpty();
+      assertThat(none.headers().get("x-upper")).isEqualTo("B");
+      assertThat(client.get("/plain").get(30, TimeUnit.SECONDS).body()).isEqualTo("default");
+    }
+  }
+
+  @Test
+  void anUpstreamThatBreaksMidResponseResetsTheStreamOnly() throws Exception {
+    try (H2cPriorKnowledgeClient client = new H2cPriorKnowledgeClient(
+        scriptedProxy.localAddress())) {
+      CompletableFuture<H2cPriorKnowledgeClient.Response> cut = client.get("/cut");
+      Await.until("the cut response to fail", Duration.ofSeconds(30), cut::isDone);
+      assertThat(cut).isCompletedExceptionally();
+      assertThat(client.channel().isActive()).isTrue();
+      assertThat(client.get("/next").get(30, TimeUnit.SECONDS).body()).isEqualTo("default");
+    }
+  }
+
+  @Test
+  void anUpgradedConnectionServesEveryRequestOnTheFastPath() throws Exception {
+    double before = standardStreams();
+    java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_2).build();
+    String base = "http://127.0.0.1:" + proxy.localAddress().getPort();
+    for (int i = 0; i < 5; i++) {
+      java.net.http.HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(base + "/up" + i)).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_2);
+      assertThat(Echoed.parse(r.body()).uri()).isEqualTo("/up" + i);
+    }
+    // the upgrade request too: it arrives as stream 1, validated by the HTTP/1.1 handlers
+    assertThat(standardStreams()).isEqualTo(before);
   }
 
   /** Waits until {@code counter} has not moved for {@code quiet}. */

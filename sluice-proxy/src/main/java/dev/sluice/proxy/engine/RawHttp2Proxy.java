@@ -28,7 +28,6 @@ import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerUpgradeHandler;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
@@ -86,6 +85,9 @@ import org.slf4j.LoggerFactory;
  * stream's channel when the connection turns writable, that news waits until no taken stream is
  * active.
  *
+ * <p>The request of an h2c upgrade arrives as stream 1's HEADERS (and DATA) like any other, after
+ * the HTTP/1.1 handlers validated it, and is judged the same way.
+ *
  * <p>Pipeline: {@code ... -> Http2FrameCodec -> raw-http2 (this) -> Http2MultiplexHandler ->
  * h2-idle}. Everything runs on the channel's event loop; callbacks of an upstream connection of
  * another loop hop here.
@@ -142,8 +144,6 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
   private int taken;
   /** The connection turned writable while a taken stream was active: the multiplexer must hear. */
   private boolean writableNewsHeld;
-  /** Stream 1 carries the request of an h2c upgrade, left to the standard handlers. */
-  private boolean upgraded;
   private boolean closed;
   private InetSocketAddress clientAddress;
   private byte[] clientText;
@@ -197,8 +197,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       if (s == null) {
         Http2Stream.State state = e.stream().state();
         if (!closed && (state == Http2Stream.State.OPEN
-            || state == Http2Stream.State.HALF_CLOSED_REMOTE)
-            && !(upgraded && id == 1)) {
+            || state == Http2Stream.State.HALF_CLOSED_REMOTE)) {
           streams.put(id, e); // held until the stream's HEADERS tell whether it is taken
           return;
         }
@@ -213,9 +212,6 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       }
       ctx.fireUserEventTriggered(evt);
       return;
-    }
-    if (evt instanceof HttpServerUpgradeHandler.UpgradeEvent) {
-      upgraded = true;
     }
     if (taken > 0 && (evt == ChannelInputShutdownReadComplete.INSTANCE
         || evt == ChannelOutputShutdownEvent.INSTANCE || evt == SslCloseCompletionEvent.SUCCESS)) {
@@ -755,8 +751,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       lastActivity = System.nanoTime();
       ByteBuf out = data;
       if (chunkedRequest && (n > 0 || last)) {
-        CompositeFrame c = chunk(data, last);
-        out = c.buf;
+        out = chunk(data, last);
       } else if (n == 0) {
         data.release();
         out = null;
@@ -783,7 +778,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
 
     /** The chunk framing of a body piece for the upstream; takes {@code data}. */
-    private CompositeFrame chunk(ByteBuf data, boolean last) {
+    private ByteBuf chunk(ByteBuf data, boolean last) {
       int n = data.readableBytes();
       ByteBuf size = ctx.alloc().ioBuffer(16);
       if (n > 0) {
@@ -802,7 +797,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       if (last) {
         c.addComponent(true, Unpooled.wrappedBuffer(LAST_CHUNK));
       }
-      return new CompositeFrame(c);
+      return c;
     }
 
     /** Gives the bytes read back to the client's flow-control windows. */
@@ -1028,15 +1023,6 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       Http2Stream s = connection.stream(stream.id());
       return s != null && ctx.channel().isWritable()
           && connection.remote().flowController().isWritable(s);
-    }
-  }
-
-  /** A chunk-framed piece of a request body. */
-  private static final class CompositeFrame {
-    final ByteBuf buf;
-
-    CompositeFrame(ByteBuf buf) {
-      this.buf = buf;
     }
   }
 
