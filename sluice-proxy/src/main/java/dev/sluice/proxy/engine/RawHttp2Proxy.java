@@ -204,6 +204,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       } else if (s != PASSED) {
         // a held stream that changed before its HEADERS came: it is not for us
         streams.put(id, PASSED);
+        engine.streamLeftToStandard();
         ctx.fireUserEventTriggered(s);
         s = PASSED;
       }
