@@ -2,7 +2,6 @@ package dev.sluice.proxy.engine;
 
 import dev.sluice.http.server.ClientAddress;
 import dev.sluice.http.server.HttpServerSettings;
-import dev.sluice.http.upstream.Endpoint;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.StreamOptions;
 import dev.sluice.http.upstream.UpstreamException;
@@ -55,12 +54,8 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -94,7 +89,6 @@ import org.slf4j.LoggerFactory;
  */
 final class RawHttp2Proxy extends ChannelDuplexHandler {
   private static final Logger log = LoggerFactory.getLogger(RawHttp2Proxy.class);
-  private static final int MAX_REPLAY_BYTES = Calls.MAX_REPLAY_BYTES;
   private static final int MAX_RESPONSE_HEAD = Calls.MAX_RESPONSE_HEAD;
   private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
   private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
@@ -622,97 +616,38 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
   /** How a response's body ends. */
   private enum Framing { NONE, LENGTH, CHUNKED, UNTIL_CLOSE }
 
-  /**
-   * One stream's request through the proxy, over one or more attempts. Owns the request head for
-   * the upstream and the body chunks it holds: {@link #pending} (read, not yet written anywhere)
-   * and {@link #replay} (written, kept for a retry); all are released when the exchange ends.
-   */
-  private final class Exchange {
+  /** One stream's request through the proxy, over one or more attempts; see {@link RawCall}. */
+  private final class Exchange extends RawCall {
     final Http2FrameStream stream;
-    final ProxyState state;
-    final Route route;
-    final UpstreamRuntime upstream;
-    final RouteMeters meters;
-    final HttpMethod method;
-    final long start;
-    final TraceContext trace;
-    final String target;
-    final String host;
-    final ByteBuf upstreamHead;
-    final byte[] hashKey;
-    final RouteSettings.Timeouts timeouts;
-    final RouteSettings.Retry retry;
-    final boolean headOnly;
-    final String forwardedFor;
-    final String userAgent;
-    boolean requestDone;
     boolean chunkedRequest;
     /** Flow-controlled bytes read and not yet given back to the client's window. */
     int unconsumed;
-
-    final ArrayDeque<ByteBuf> pending = new ArrayDeque<>(2);
-    List<ByteBuf> replay;
-    int replayBytes;
-    boolean replayable = true;
-    long bytesIn;
-    long bytesOut;
-
-    Attempt attempt;
-    int attempts;
-    Endpoint firstTried;
-    Set<Endpoint> tried;
-    boolean retrying;
-    boolean responseStarted;
-    boolean responseHeadSeen;
     boolean responseDone;
-    int status;
-    boolean ended;
-    String error;
-    String upstreamAuthority;
-    long deadline = Long.MAX_VALUE;
-    long lastActivity;
+    Attempt attempt;
     ScheduledFuture<?> timer;
     long timerAt;
 
     Exchange(Http2FrameStream stream, ProxyState state, Route route, UpstreamRuntime upstream,
         RouteMeters meters, HttpMethod method, long start, TraceContext trace, String target,
         String host, ByteBuf upstreamHead, byte[] hashKey, Http2Headers hs, boolean endStream) {
+      super(RawHttp2Proxy.this.engine, RawHttp2Proxy.this.listener, clientAddress, true, state,
+          route, upstream, meters, method, start, trace, target, host, upstreamHead, hashKey);
       this.stream = stream;
-      this.state = state;
-      this.route = route;
-      this.upstream = upstream;
-      this.meters = meters;
-      this.method = method;
-      this.start = start;
-      this.trace = trace;
-      this.target = target;
-      this.host = host;
-      this.upstreamHead = upstreamHead;
-      this.hashKey = hashKey;
-      this.timeouts = route.settings().timeouts();
-      this.retry = route.settings().retry();
-      this.headOnly = method.equals(HttpMethod.HEAD);
       this.requestDone = endStream;
       if (engine.logsAccess()) {
         CharSequence f = hs.get(X_FORWARDED_FOR);
         CharSequence u = hs.get(USER_AGENT);
         forwardedFor = f == null ? null : f.toString();
         userAgent = u == null ? null : u.toString();
-      } else {
-        forwardedFor = null;
-        userAgent = null;
       }
-      state.inFlight.incrementAndGet();
-      upstream.active.incrementAndGet();
     }
 
+    @Override
     void startAttempt() {
       attempts++;
       Attempt a = new Attempt(this);
       attempt = a;
-      Set<Endpoint> exclude = tried != null ? Set.copyOf(tried)
-          : firstTried != null ? Set.of(firstTried) : Set.of();
-      upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(), exclude,
+      upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(), exclude(),
           timeouts.connect()), a);
     }
 
@@ -824,43 +759,8 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       end(499, false);
     }
 
-    /** Whether another attempt may be made after one failed; takes a retry slot if so. */
-    boolean mayRetry(boolean reached) {
-      if (ended || responseStarted || attempts >= retry.attempts() || !replayable) {
-        return false;
-      }
-      if (reached && !Calls.idempotent(method)) {
-        return false;
-      }
-      if (retrying) {
-        return true;
-      }
-      if (!upstream.tryStartRetry(retry.budgetPercent(), retry.minRetries())) {
-        return false;
-      }
-      retrying = true;
-      return true;
-    }
-
-    void retryNow() {
-      meters.retried();
-      deadline = Long.MAX_VALUE;
-      startAttempt();
-    }
-
-    void tried(Endpoint e) {
-      if (firstTried == null || firstTried.equals(e)) {
-        firstTried = e;
-        return;
-      }
-      if (tried == null) {
-        tried = new HashSet<>(4);
-        tried.add(firstTried);
-      }
-      tried.add(e);
-    }
-
     /** Answers the client with an error of the proxy's own, or resets a response started. */
+    @Override
     void fail(HttpResponseStatus status, String reason) {
       if (ended) {
         return;
@@ -889,6 +789,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
           .stream(stream), quiet);
     }
 
+    @Override
     void armTimer(long nanos) {
       deadline = System.nanoTime() + nanos;
       if (timer != null && timerAt - deadline <= 0) {
@@ -916,55 +817,18 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       timerFired();
     }
 
-    void timerFired() {
-      deadline = Long.MAX_VALUE;
+    @Override
+    void abortAttempt(boolean failure) {
       Attempt a = attempt;
-      long now = System.nanoTime();
-      if (!requestDone) {
-        long idle = now - lastActivity;
-        long limit = timeouts.write().toNanos();
-        if (idle < limit) {
-          armTimer(limit - idle);
-          return;
-        }
-        if (a != null && a.stream != null) {
-          a.stale = true;
-          a.abort(false);
-        }
-        fail(HttpResponseStatus.REQUEST_TIMEOUT, "request body stalled for "
-            + Calls.millis(timeouts.write()));
-        return;
+      if (a != null && a.stream != null) {
+        a.stale = true;
+        a.abort(failure);
       }
-      if (!responseHeadSeen) {
-        if (a != null && a.stream != null) {
-          a.stale = true;
-          a.abort(true);
-        }
-        if (mayRetry(true)) {
-          retryNow();
-          return;
-        }
-        fail(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream " + (upstreamAuthority == null
-            ? upstream.settings.name() : upstreamAuthority) + " sent no response within "
-            + Calls.millis(firstByteTimeout()));
-        return;
-      }
-      long idle = now - lastActivity;
-      long limit = timeouts.read().toNanos();
-      if (idle >= limit) {
-        if (a != null && a.stream != null) {
-          a.stale = true;
-          a.abort(true);
-        }
-        error = "upstream response stalled for " + Calls.millis(timeouts.read());
-        end(status, true);
-        return;
-      }
-      armTimer(limit - idle);
     }
 
-    java.time.Duration firstByteTimeout() {
-      return retry.perTryTimeout() != null ? retry.perTryTimeout() : timeouts.firstByte();
+    @Override
+    void responseStalled() {
+      end(status, true);
     }
 
     /** The exchange ends; with {@code reset}, the stream is reset if still open. */
@@ -977,38 +841,12 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         ctx.writeAndFlush(new DefaultHttp2ResetFrame(responseStarted && !responseDone
             ? Http2Error.INTERNAL_ERROR : Http2Error.NO_ERROR).stream(stream), quiet);
       }
-      ended = true;
-      deadline = Long.MAX_VALUE;
+      if (!close(finalStatus)) {
+        return;
+      }
       if (timer != null) {
         timer.cancel(false);
         timer = null;
-      }
-      ByteBuf b;
-      while ((b = pending.poll()) != null) {
-        b.release();
-      }
-      if (replay != null) {
-        for (ByteBuf r : replay) {
-          r.release();
-        }
-        replay.clear();
-      }
-      if (upstreamHead != null) {
-        upstreamHead.release();
-      }
-      if (retrying) {
-        upstream.retryEnded();
-      }
-      upstream.active.decrementAndGet();
-      state.inFlight.decrementAndGet();
-      long duration = System.nanoTime() - start;
-      meters.request(finalStatus >= 100 && finalStatus < 600 ? finalStatus : 0, duration);
-      engine.accessLog(listener, route.name(), method.name(), host, target, true, finalStatus,
-          bytesIn, bytesOut, duration, upstreamAuthority, attempts, clientAddress, forwardedFor,
-          userAgent, trace, error);
-      if (trace != null) {
-        engine.span(trace, start, duration, method.name(), host, target, route.name(),
-            upstreamAuthority, finalStatus, clientAddress, true, error);
       }
     }
 
@@ -1124,13 +962,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       stream = s;
       call.upstreamAuthority = s.endpoint().authority();
       call.tried(s.endpoint());
-      ByteBuf[] again = null;
-      if (call.replay != null && !call.replay.isEmpty()) {
-        again = new ByteBuf[call.replay.size()];
-        for (int i = 0; i < again.length; i++) {
-          again[i] = call.replay.get(i).retainedDuplicate();
-        }
-      }
+      ByteBuf[] again = call.replayCopies();
       ByteBuf headCopy = call.upstreamHead.retainedDuplicate();
       if (sameLoop) {
         startOn(s, headCopy, again);
@@ -1180,25 +1012,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
 
     /** Writes a body piece, keeping a copy for a retry while small enough; takes {@code data}. */
     void writeBody(ByteBuf data) {
-      if (call.replayable) {
-        if (call.replayBytes + data.readableBytes() <= MAX_REPLAY_BYTES) {
-          if (data.isReadable()) {
-            if (call.replay == null) {
-              call.replay = new ArrayList<>(2);
-            }
-            call.replay.add(data.retainedDuplicate());
-            call.replayBytes += data.readableBytes();
-          }
-        } else {
-          call.replayable = false;
-          if (call.replay != null) {
-            for (ByteBuf b : call.replay) {
-              b.release();
-            }
-            call.replay.clear();
-          }
-        }
-      }
+      call.keepForReplay(data);
       UpstreamStream s = stream;
       if (sameLoop) {
         s.writeBytes(data);
@@ -1219,28 +1033,8 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         ctx.executor().execute(() -> onOpenFailed(cause));
         return;
       }
-      if (!current()) {
-        return;
-      }
-      if (cause.endpoint() != null) {
-        call.tried(cause.endpoint());
-      }
-      boolean neverSent = cause.kind() == UpstreamException.Kind.CONNECT_FAILED
-          || cause.kind() == UpstreamException.Kind.TIMEOUT;
-      if (neverSent && call.mayRetry(false)) {
-        call.retryNow();
-        return;
-      }
-      call.meters.upstreamFailure();
-      switch (cause.kind()) {
-        case CONNECT_FAILED:
-          call.fail(HttpResponseStatus.BAD_GATEWAY, cause.getMessage());
-          return;
-        case TIMEOUT:
-          call.fail(HttpResponseStatus.GATEWAY_TIMEOUT, cause.getMessage());
-          return;
-        default:
-          call.fail(HttpResponseStatus.SERVICE_UNAVAILABLE, cause.getMessage());
+      if (current()) {
+        call.openFailed(cause);
       }
     }
 
@@ -1552,14 +1346,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         call.end(call.status, !call.requestDone);
         return;
       }
-      call.meters.upstreamFailure();
-      if (!call.responseStarted && call.mayRetry(cause.reachedUpstream())) {
-        call.retryNow();
-        return;
-      }
-      call.fail(cause.kind() == UpstreamException.Kind.TIMEOUT
-          ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY,
-          cause.getMessage());
+      call.attemptFailed(cause);
     }
   }
 }
