@@ -77,6 +77,11 @@ class Http2FastPathTest {
             .requestHeaders(new RouteSettings.HeaderRules(Map.of("x-set", "yes"), Map.of(),
                 List.of()))
             .build())
+        .route(TestProxies.route("limited", "backend")
+            .match(TestProxies.path(RouteSettings.PathMatch.Kind.PREFIX, "/limited/"))
+            .rateLimit(new RouteSettings.RateLimit(0.001, 2, RouteSettings.RateLimit.KeySource.HEADER,
+                "x-client", 100))
+            .build())
         .route(TestProxies.route("all", "backend").build())
         .build()).meterRegistry(registry).ioThreads(2).build().start();
     deadProxy = ReverseProxy.builder(TestProxies.to(dead))
@@ -200,6 +205,38 @@ class Http2FastPathTest {
       assertThat(none.status()).isEqualTo(200);
     }
     assertThat(standardStreams()).isEqualTo(before + 2);
+  }
+
+  @Test
+  void aRateLimitIsAnswered429OnTheFastPath() throws Exception {
+    double before = standardStreams();
+    try (H2cPriorKnowledgeClient client = new H2cPriorKnowledgeClient(proxy.localAddress())) {
+      int[] statuses = new int[4];
+      String retryAfter = null;
+      for (int i = 0; i < statuses.length; i++) {
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST,
+            "/limited/" + i);
+        head.headers().set("x-client", "c1").setInt("content-length", 3);
+        H2cPriorKnowledgeClient.Response r = client.send(head,
+            "abc".getBytes(StandardCharsets.UTF_8), true).get(30, TimeUnit.SECONDS);
+        statuses[i] = r.status();
+        if (r.status() == 429) {
+          retryAfter = r.headers().get("retry-after");
+          assertThat(r.body()).isEqualTo("429 Too Many Requests: rate limit exceeded\n");
+        }
+      }
+      assertThat(statuses).containsExactly(200, 200, 429, 429);
+      assertThat(Long.parseLong(retryAfter)).isPositive();
+      // another key has a bucket of its own
+      HttpRequest other = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
+          "/limited/other");
+      other.headers().set("x-client", "c2");
+      assertThat(client.send(other, null, true).get(30, TimeUnit.SECONDS).status())
+          .isEqualTo(200);
+    }
+    assertThat(registry.get("sluice.proxy.rate_limited").tag("route", "limited").counter()
+        .count()).isEqualTo(2);
+    assertThat(standardStreams()).isEqualTo(before);
   }
 
   @Test
