@@ -79,8 +79,8 @@ class Http2FastPathTest {
             .build())
         .route(TestProxies.route("limited", "backend")
             .match(TestProxies.path(RouteSettings.PathMatch.Kind.PREFIX, "/limited/"))
-            .rateLimit(new RouteSettings.RateLimit(0.001, 2, RouteSettings.RateLimit.KeySource.HEADER,
-                "x-client", 100))
+            .rateLimit(new RouteSettings.RateLimit(0.001, 2,
+                RouteSettings.RateLimit.KeySource.HEADER, "x-client", 100))
             .build())
         .route(TestProxies.route("all", "backend").build())
         .build()).meterRegistry(registry).ioThreads(2).build().start();
@@ -351,6 +351,18 @@ class Http2FastPathTest {
     assertThat(standardStreams()).isEqualTo(before);
   }
 
+  @Test
+  void aHeaderValueThatWouldBreakTheHttp1HeadNeverReachesTheUpstreamAsLines() throws Exception {
+    try (FrameClient c = new FrameClient(proxy.localAddress())) {
+      c.get("/evil", "x-evil", "a\r\nx-injected: yes");
+      Await.until("an answer", Duration.ofSeconds(30), () -> c.ended);
+      assertThat(c.text.toString()).doesNotContain("x-injected");
+      if (!c.reset) {
+        assertThat(c.status).isEqualTo(400);
+      }
+    }
+  }
+
   /** Waits until {@code counter} has not moved for {@code quiet}. */
   private static void awaitQuiet(AtomicLong counter, Duration quiet) {
     long[] last = {counter.get(), System.nanoTime()};
@@ -379,6 +391,8 @@ class Http2FastPathTest {
     final AtomicLong taken = new AtomicLong();
     volatile int status;
     volatile boolean ended;
+    volatile boolean reset;
+    final StringBuffer text = new StringBuffer();
     volatile long mismatch = -1;
     /** Gives the window back at once, as a reader that keeps up. */
     volatile boolean eager;
@@ -395,11 +409,20 @@ class Http2FastPathTest {
     }
 
     Http2FrameStream get(String path) throws Exception {
+      return get(path, null, null);
+    }
+
+    /** A GET with one extra header, sent as it is. */
+    Http2FrameStream get(String path, String name, String value) throws Exception {
       CompletableFuture<Http2FrameStream> f = new CompletableFuture<>();
       channel.eventLoop().execute(() -> {
         Http2FrameStream s = newStream();
-        channel.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers()
-            .method("GET").path(path).scheme("http").authority(authority), true).stream(s));
+        DefaultHttp2Headers h = new DefaultHttp2Headers(false);
+        h.method("GET").path(path).scheme("http").authority(authority);
+        if (name != null) {
+          h.add(name, value);
+        }
+        channel.writeAndFlush(new DefaultHttp2HeadersFrame(h, true).stream(s));
         f.complete(s);
       });
       return f.get(10, TimeUnit.SECONDS);
@@ -434,6 +457,9 @@ class Http2FastPathTest {
           }
         }
         received.addAndGet(b.length);
+        if (text.length() < 4096) {
+          text.append(new String(b, StandardCharsets.ISO_8859_1));
+        }
         ended |= d.isEndStream();
         if (eager && !d.isEndStream() && d.initialFlowControlledBytes() > 0) {
           ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(d.initialFlowControlledBytes())
@@ -443,6 +469,7 @@ class Http2FastPathTest {
         }
       } else if (msg instanceof Http2ResetFrame) {
         ended = true;
+        reset = true;
       }
       ReferenceCountUtil.release(msg);
     }

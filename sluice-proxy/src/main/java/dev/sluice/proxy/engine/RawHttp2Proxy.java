@@ -353,7 +353,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     CharSequence authority = hs.authority();
     if (methodText == null || pathText == null || authority == null || pathText.length() == 0
         || pathText.charAt(0) != '/' || hs.get(Http2Headers.PseudoHeaderName.PROTOCOL.value())
-        != null) {
+        != null || !fits(methodText, true) || !fits(pathText, true) || !fits(authority, true)) {
       return false;
     }
     long contentLength = -1;
@@ -365,6 +365,9 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         continue;
       }
       count++;
+      if (!fits(h.getValue(), false)) {
+        return false; // the standard handlers refuse what cannot go into an HTTP/1.1 head
+      }
       if (AsciiString.contentEquals(CONTENT_LENGTH, name)) {
         if (contentLength >= 0) {
           return false;
@@ -460,6 +463,22 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
   private void take(Exchange x) {
     streams.put(x.stream.id(), x);
     taken++;
+  }
+
+  /**
+   * Whether a value can be copied into an HTTP/1.1 head as it is: no CR, LF or NUL (the codec
+   * checks names, not values), nothing beyond ISO-8859-1, and for the request line no space or
+   * control character either.
+   */
+  private static boolean fits(CharSequence v, boolean token) {
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      if (c == '\r' || c == '\n' || c == 0 || c > 0xff
+          || (token && (c <= ' ' || c == 0x7f))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static long parseLength(CharSequence v) {
