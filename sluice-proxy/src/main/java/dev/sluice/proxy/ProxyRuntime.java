@@ -74,6 +74,7 @@ final class ProxyRuntime {
             http2 -> r.engine.newHandler(l.name(), http2, tls), ErrorResponder.PLAIN_TEXT,
             r.boss, r.workers)
             .rawHttp1((fallback, overTls) -> r.engine.newRawHandler(l.name(), fallback, tls))
+            .rawHttp2(overTls -> r.engine.newRawHttp2Handler(l.name(), l.server(), tls))
             .start();
         r.servers.put(l.name(), server);
         r.addresses.put(l.name(), server.localAddress());

@@ -4,6 +4,7 @@ import dev.sluice.http.tls.TlsSettings;
 import dev.sluice.http.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -59,7 +60,9 @@ import org.slf4j.LoggerFactory;
  * Http2FrameCodec -> Http2MultiplexHandler}, whose streams each run {@code
  * Http2StreamFrameToHttpObjectCodec -> guard -> application}. Certificates can be replaced while
  * the server runs ({@link #reloadTls()}). With a raw HTTP/1.1 handler ({@link #rawHttp1}), the
- * HTTP/1.1 tail is that handler alone until it hands the connection over.
+ * HTTP/1.1 tail is that handler alone until it hands the connection over; with a raw HTTP/2
+ * handler ({@link #rawHttp2}), it sits between {@code Http2FrameCodec} and {@code
+ * Http2MultiplexHandler} and serves the streams it takes without a stream channel.
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
@@ -85,6 +88,7 @@ public final class HttpServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private Channel serverChannel;
   private volatile RawHttp1HandlerFactory rawHttp1;
+  private volatile RawHttp2HandlerFactory rawHttp2;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /**
@@ -174,6 +178,16 @@ public final class HttpServer implements AutoCloseable {
    */
   public HttpServer rawHttp1(RawHttp1HandlerFactory factory) {
     this.rawHttp1 = Objects.requireNonNull(factory, "factory");
+    return this;
+  }
+
+  /**
+   * Has the frames and stream events of HTTP/2 connections seen by the given handler first, between
+   * the HTTP/2 codec and the per-stream channels, so that it may serve streams itself; for
+   * connections accepted from now on.
+   */
+  public HttpServer rawHttp2(RawHttp2HandlerFactory factory) {
+    this.rawHttp2 = Objects.requireNonNull(factory, "factory");
     return this;
   }
 
@@ -270,7 +284,7 @@ public final class HttpServer implements AutoCloseable {
         @Override
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
           if (ApplicationProtocolNames.HTTP_2.equals(protocol) && settings.http2()) {
-            addHttp2(ctx.pipeline());
+            addHttp2(ctx.pipeline(), true);
           } else {
             addHttp1(ctx.pipeline(), false, true);
           }
@@ -308,7 +322,7 @@ public final class HttpServer implements AutoCloseable {
       HttpServerUpgradeHandler.UpgradeCodecFactory upgrades =
           protocol ->
               AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)
-                  ? new Http2ServerUpgradeCodec(http2FrameCodec(), http2Multiplexer())
+                  ? new Http2ServerUpgradeCodec(http2FrameCodec(), http2Tail(false))
                   : null;
       // The upgrade request is held whole by the upgrade handler until the switch. One with a
       // larger or unknown body (the JDK client adds the upgrade to whatever its first request
@@ -332,7 +346,7 @@ public final class HttpServer implements AutoCloseable {
           new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-              addHttp2(ch.pipeline());
+              addHttp2(ch.pipeline(), false);
             }
           }));
       // The h2c handler has put the codec and the upgrade handler behind itself.
@@ -347,10 +361,17 @@ public final class HttpServer implements AutoCloseable {
     p.addLast("app", handlers.newHandler(false));
   }
 
-  private void addHttp2(ChannelPipeline p) {
+  private void addHttp2(ChannelPipeline p, boolean overTls) {
     p.addLast(http2FrameCodec());
-    p.addLast(http2Multiplexer());
+    p.addLast(http2Tail(overTls));
     p.addLast("h2-idle", new Http2IdleCloser());
+  }
+
+  /** What follows the HTTP/2 codec: the raw stream handler, if any, and the multiplexer. */
+  private ChannelHandler[] http2Tail(boolean overTls) {
+    RawHttp2HandlerFactory raw = rawHttp2;
+    return raw == null ? new ChannelHandler[] {http2Multiplexer()}
+        : new ChannelHandler[] {raw.newHandler(overTls), http2Multiplexer()};
   }
 
   private Http2FrameCodec http2FrameCodec() {

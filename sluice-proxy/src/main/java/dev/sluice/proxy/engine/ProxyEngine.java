@@ -7,6 +7,7 @@ import dev.sluice.proxy.trace.ProxySpan;
 import dev.sluice.proxy.trace.SpanReporter;
 import dev.sluice.proxy.trace.TraceContext;
 import dev.sluice.http.server.Http1Fallback;
+import dev.sluice.http.server.HttpServerSettings;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -42,6 +43,11 @@ public final class ProxyEngine {
     metrics.handedOver();
   }
 
+  /** An HTTP/2 stream was left to the standard handlers. */
+  void streamLeftToStandard() {
+    metrics.streamLeftToStandard();
+  }
+
   /** The generation new requests use. */
   public ProxyState state() {
     return state.get();
@@ -63,6 +69,16 @@ public final class ProxyEngine {
    */
   public ChannelHandler newRawHandler(String listener, Http1Fallback fallback, boolean tls) {
     return new RawHttp1Proxy(this, listener, fallback, tls);
+  }
+
+  /**
+   * The handler of an HTTP/2 connection of a listener that serves the streams it can itself
+   * ({@link RawHttp2Proxy}), between the HTTP/2 codec and the multiplexer whose stream channels run
+   * {@link #newHandler}'s kind for the rest.
+   */
+  public ChannelHandler newRawHttp2Handler(String listener, HttpServerSettings server,
+      boolean tls) {
+    return new RawHttp2Proxy(this, listener, server, tls);
   }
 
   /** Whether access log lines are written now. */

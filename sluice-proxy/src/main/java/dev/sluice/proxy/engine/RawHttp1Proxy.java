@@ -4,7 +4,6 @@ import dev.sluice.http.server.ClientAddress;
 import dev.sluice.http.server.DrainAware;
 import dev.sluice.http.server.Http1Fallback;
 import dev.sluice.http.server.HttpServerSettings;
-import dev.sluice.http.upstream.Endpoint;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.StreamOptions;
 import dev.sluice.http.upstream.UpstreamException;
@@ -38,11 +37,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,12 +64,10 @@ import org.slf4j.LoggerFactory;
  */
 final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainAware {
   private static final Logger log = LoggerFactory.getLogger(RawHttp1Proxy.class);
-  /** Request body kept for a retry, at most; a larger body ends the chance of one. */
-  private static final int MAX_REPLAY_BYTES = 64 * 1024;
+  private static final int MAX_REPLAY_BYTES = Calls.MAX_REPLAY_BYTES;
   /** Bytes of pipelined requests read ahead, at most, while one is answered. */
   private static final int MAX_READ_AHEAD = 64 * 1024;
-  /** Largest response head taken from an upstream. */
-  private static final int MAX_RESPONSE_HEAD = 64 * 1024;
+  private static final int MAX_RESPONSE_HEAD = Calls.MAX_RESPONSE_HEAD;
   private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
   private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
   private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
@@ -547,8 +539,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   /** Writes an error response of the proxy's own, and closes after it unless kept alive. */
   private void writeError(HttpResponseStatus status, String reason, String extraHeader,
       boolean keepAlive) {
-    byte[] body = (status.code() + " " + status.reasonPhrase() + ": " + reason + "\n")
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] body = Calls.errorBody(status, reason);
     StringBuilder h = new StringBuilder(160)
         .append("HTTP/1.1 ").append(status.code()).append(' ').append(status.reasonPhrase())
         .append("\r\ncontent-type: text/plain\r\ncontent-length: ").append(body.length)
@@ -627,90 +618,29 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   }
 
   private static String millis(java.time.Duration d) {
-    return d.toMillis() % 1000 == 0 ? d.toMillis() / 1000 + " s" : d.toMillis() + " ms";
+    return Calls.millis(d);
   }
 
-  private static boolean idempotent(HttpMethod m) {
-    return m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD) || m.equals(HttpMethod.OPTIONS)
-        || m.equals(HttpMethod.PUT) || m.equals(HttpMethod.DELETE) || m.equals(HttpMethod.TRACE);
-  }
-
-  /**
-   * One request through the proxy, over one or more attempts. Owns the request head for the
-   * upstream and the body chunks it holds: {@link #pending} (read, not yet written anywhere) and
-   * {@link #replay} (written, kept for a retry); all are released when the call ends.
-   */
-  private final class Call {
-    final ProxyState state;
-    final Route route;
-    final UpstreamRuntime upstream;
-    final RouteMeters meters;
-    final HttpMethod method;
-    final long start;
-    final TraceContext trace;
-    final String target;
-    final String host;
-    final ByteBuf upstreamHead;
-    final byte[] hashKey;
-    final RouteSettings.Timeouts timeouts;
-    final RouteSettings.Retry retry;
-    final boolean headOnly;
-    String forwardedFor;
-    String userAgent;
+  /** One request through the proxy, over one or more attempts; see {@link RawCall}. */
+  private final class Call extends RawCall {
     boolean keepAlive;
     long bodyLeft;
-    boolean requestDone;
-
-    final ArrayDeque<ByteBuf> pending = new ArrayDeque<>(2);
-    List<ByteBuf> replay;
-    int replayBytes;
     long pendingBytes;
-    boolean replayable = true;
-    long bytesIn;
-    long bytesOut;
-
     Attempt attempt;
-    int attempts;
-    Endpoint firstTried;
-    Set<Endpoint> tried;
-    boolean retrying;
-    boolean responseStarted;
-    boolean responseHeadSeen;
-    int status;
-    boolean ended;
-    String error;
-    String upstreamAuthority;
-    long deadline = Long.MAX_VALUE;
-    long lastActivity;
 
     Call(ProxyState state, Route route, UpstreamRuntime upstream, RouteMeters meters,
         HttpMethod method, long start, TraceContext trace, String target, String host,
         ByteBuf upstreamHead, byte[] hashKey) {
-      this.state = state;
-      this.route = route;
-      this.upstream = upstream;
-      this.meters = meters;
-      this.method = method;
-      this.start = start;
-      this.trace = trace;
-      this.target = target;
-      this.host = host;
-      this.upstreamHead = upstreamHead;
-      this.hashKey = hashKey;
-      this.timeouts = route.settings().timeouts();
-      this.retry = route.settings().retry();
-      this.headOnly = method.equals(HttpMethod.HEAD);
-      state.inFlight.incrementAndGet();
-      upstream.active.incrementAndGet();
+      super(RawHttp1Proxy.this.engine, RawHttp1Proxy.this.listener, clientAddress, false, state,
+          route, upstream, meters, method, start, trace, target, host, upstreamHead, hashKey);
     }
 
+    @Override
     void startAttempt() {
       attempts++;
       Attempt a = new Attempt(this);
       attempt = a;
-      Set<Endpoint> exclude = tried != null ? Set.copyOf(tried)
-          : firstTried != null ? Set.of(firstTried) : Set.of();
-      upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(), exclude,
+      upstream.group.open(new StreamOptions(hashKey, ctx.channel().eventLoop(), exclude(),
           timeouts.connect()), a);
     }
 
@@ -754,44 +684,8 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       end(499);
     }
 
-    /** Whether another attempt may be made after one failed; takes a retry slot if so. */
-    boolean mayRetry(boolean reached) {
-      if (ended || responseStarted || attempts >= retry.attempts() || !replayable) {
-        return false;
-      }
-      if (reached && !idempotent(method)) {
-        return false;
-      }
-      if (retrying) {
-        return true;
-      }
-      if (!upstream.tryStartRetry(retry.budgetPercent(), retry.minRetries())) {
-        return false;
-      }
-      retrying = true;
-      return true;
-    }
-
-    void retryNow() {
-      meters.retried();
-      deadline = Long.MAX_VALUE;
-      startAttempt();
-    }
-
-    /** Notes an endpoint tried; a set only from the second on, which only retries need. */
-    void tried(Endpoint e) {
-      if (firstTried == null || firstTried.equals(e)) {
-        firstTried = e;
-        return;
-      }
-      if (tried == null) {
-        tried = new HashSet<>(4);
-        tried.add(firstTried);
-      }
-      tried.add(e);
-    }
-
     /** Answers the client with an error of the proxy's own, when no response was started. */
+    @Override
     void fail(HttpResponseStatus status, String reason) {
       if (ended) {
         return;
@@ -811,97 +705,31 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       end(status.code());
     }
 
+    @Override
     void armTimer(long nanos) {
       deadline = System.nanoTime() + nanos;
       arm(deadline);
     }
 
-    void timerFired() {
-      deadline = Long.MAX_VALUE;
-      if (ended) {
-        return;
-      }
+    @Override
+    void abortAttempt(boolean failure) {
       Attempt a = attempt;
-      long now = System.nanoTime();
-      if (!requestDone) {
-        long idle = now - lastActivity;
-        long limit = timeouts.write().toNanos();
-        if (idle < limit) {
-          armTimer(limit - idle);
-          return;
-        }
-        if (a != null && a.stream != null) {
-          a.stale = true;
-          a.abort(false);
-        }
-        fail(HttpResponseStatus.REQUEST_TIMEOUT, "request body stalled for "
-            + millis(timeouts.write()));
-        return;
+      if (a != null && a.stream != null) {
+        a.stale = true;
+        a.abort(failure);
       }
-      if (!responseHeadSeen) {
-        if (a != null && a.stream != null) {
-          a.stale = true;
-          a.abort(true);
-        }
-        if (mayRetry(true)) {
-          retryNow();
-          return;
-        }
-        fail(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream " + (upstreamAuthority == null
-            ? upstream.settings.name() : upstreamAuthority) + " sent no response within "
-            + millis(firstByteTimeout()));
-        return;
-      }
-      long idle = now - lastActivity;
-      long limit = timeouts.read().toNanos();
-      if (idle >= limit) {
-        if (a != null && a.stream != null) {
-          a.stale = true;
-          a.abort(true);
-        }
-        error = "upstream response stalled for " + millis(timeouts.read());
-        closed = true;
-        end(status);
-        ctx.close();
-        return;
-      }
-      armTimer(limit - idle);
     }
 
-    java.time.Duration firstByteTimeout() {
-      return retry.perTryTimeout() != null ? retry.perTryTimeout() : timeouts.firstByte();
+    @Override
+    void responseStalled() {
+      closed = true;
+      end(status);
+      ctx.close();
     }
 
     void end(int finalStatus) {
-      if (ended) {
+      if (!close(finalStatus)) {
         return;
-      }
-      ended = true;
-      deadline = Long.MAX_VALUE;
-      ByteBuf b;
-      while ((b = pending.poll()) != null) {
-        b.release();
-      }
-      if (replay != null) {
-        for (ByteBuf r : replay) {
-          r.release();
-        }
-        replay.clear();
-      }
-      upstreamHead.release();
-      if (retrying) {
-        upstream.retryEnded();
-      }
-      upstream.active.decrementAndGet();
-      state.inFlight.decrementAndGet();
-      long duration = System.nanoTime() - start;
-      meters.request(finalStatus >= 100 && finalStatus < 600 ? finalStatus : 0, duration);
-      engine.accessLog(listener, route.name(), method.name(), host, target, false, finalStatus,
-          bytesIn, bytesOut, duration, upstreamAuthority, attempts, clientAddress, forwardedFor,
-          userAgent, trace, error);
-      if (trace != null) {
-        engine.span(trace, start, duration, method.name(), host, target, route.name(),
-            upstreamAuthority, finalStatus, clientAddress, false, error);
       }
       if (call == this) {
         if (bodyLeft > 0) {
@@ -1014,13 +842,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       stream = s;
       call.upstreamAuthority = s.endpoint().authority();
       call.tried(s.endpoint());
-      ByteBuf[] again = null;
-      if (call.replay != null && !call.replay.isEmpty()) {
-        again = new ByteBuf[call.replay.size()];
-        for (int i = 0; i < again.length; i++) {
-          again[i] = call.replay.get(i).retainedDuplicate();
-        }
-      }
+      ByteBuf[] again = call.replayCopies();
       ByteBuf headCopy = call.upstreamHead.retainedDuplicate();
       if (sameLoop) {
         startOn(s, headCopy, again);
@@ -1082,23 +904,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
 
     /** Writes a body chunk of the client's, keeping a copy for a retry while small enough. */
     void writeBody(ByteBuf data) {
-      if (call.replayable) {
-        if (call.replayBytes + data.readableBytes() <= MAX_REPLAY_BYTES) {
-          if (data.isReadable()) {
-            if (call.replay == null) {
-              call.replay = new ArrayList<>(2);
-            }
-            call.replay.add(data.retainedDuplicate());
-            call.replayBytes += data.readableBytes();
-          }
-        } else {
-          call.replayable = false;
-          for (ByteBuf b : call.replay) {
-            b.release();
-          }
-          call.replay.clear();
-        }
-      }
+      call.keepForReplay(data);
       UpstreamStream s = stream;
       if (sameLoop) {
         s.writeBytes(data);
@@ -1125,28 +931,8 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         ctx.executor().execute(() -> onOpenFailed(cause));
         return;
       }
-      if (!current()) {
-        return;
-      }
-      if (cause.endpoint() != null) {
-        call.tried(cause.endpoint());
-      }
-      boolean neverSent = cause.kind() == UpstreamException.Kind.CONNECT_FAILED
-          || cause.kind() == UpstreamException.Kind.TIMEOUT;
-      if (neverSent && call.mayRetry(false)) {
-        call.retryNow();
-        return;
-      }
-      call.meters.upstreamFailure();
-      switch (cause.kind()) {
-        case CONNECT_FAILED:
-          call.fail(HttpResponseStatus.BAD_GATEWAY, cause.getMessage());
-          return;
-        case TIMEOUT:
-          call.fail(HttpResponseStatus.GATEWAY_TIMEOUT, cause.getMessage());
-          return;
-        default:
-          call.fail(HttpResponseStatus.SERVICE_UNAVAILABLE, cause.getMessage());
+      if (current()) {
+        call.openFailed(cause);
       }
     }
 
@@ -1450,14 +1236,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         call.end(code);
         return;
       }
-      call.meters.upstreamFailure();
-      if (!call.responseStarted && call.mayRetry(cause.reachedUpstream())) {
-        call.retryNow();
-        return;
-      }
-      call.fail(cause.kind() == UpstreamException.Kind.TIMEOUT
-          ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY,
-          cause.getMessage());
+      call.attemptFailed(cause);
     }
   }
 }

@@ -50,7 +50,10 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>Per proxy: the counter {@code sluice.proxy.http1.handovers}, HTTP/1.1 connections the raw
  * fast path gave to the standard HTTP handlers (at a request it does not take: an upgrade, a
- * chunked body, a route that edits headers, an HTTP/2 upstream, a malformed request).
+ * chunked body, a route that edits headers, an HTTP/2 upstream, a malformed request), and the
+ * counter {@code sluice.proxy.http2.streams.standard}, HTTP/2 streams the raw fast path left to the
+ * standard per-stream handlers (for the same reasons, or a request it does not take: no route, a
+ * header it cannot judge, an {@code Expect}).
  */
 public final class ProxyMetrics {
   /** {@code sluice.proxy.upstream.endpoint.circuit} of a closed circuit: calls flow. */
@@ -73,6 +76,7 @@ public final class ProxyMetrics {
   private final Map<String, List<Meter>> upstreams = new HashMap<>(); // guarded by itself
 
   private final Counter handOvers;
+  private final Counter standardStreams;
 
   /** Proxy meters registered in {@code registry}. */
   public ProxyMetrics(MeterRegistry registry) {
@@ -80,11 +84,19 @@ public final class ProxyMetrics {
     this.handOvers = Counter.builder("sluice.proxy.http1.handovers")
         .description("HTTP/1.1 connections the fast path gave to the standard HTTP handlers")
         .register(registry);
+    this.standardStreams = Counter.builder("sluice.proxy.http2.streams.standard")
+        .description("HTTP/2 streams the fast path left to the standard HTTP handlers")
+        .register(registry);
   }
 
   /** An HTTP/1.1 connection left the fast path. */
   public void handedOver() {
     handOvers.increment();
+  }
+
+  /** An HTTP/2 stream was left to the standard handlers. */
+  public void streamLeftToStandard() {
+    standardStreams.increment();
   }
 
   /**
