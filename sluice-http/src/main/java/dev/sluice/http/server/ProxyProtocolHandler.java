@@ -66,8 +66,10 @@ final class ProxyProtocolHandler extends ChannelInboundHandlerAdapter {
     if (held == null) {
       held = in;
     } else {
-      held = ctx.alloc().buffer(held.readableBytes() + in.readableBytes())
-          .writeBytes(held).writeBytes(in);
+      ByteBuf before = held;
+      held = ctx.alloc().buffer(before.readableBytes() + in.readableBytes())
+          .writeBytes(before).writeBytes(in);
+      before.release();
       ReferenceCountUtil.release(msg);
     }
     int v1 = matches(held, V1);
