@@ -57,6 +57,12 @@ public final class RequestHead {
   private HttpMethod method;
   private String target;
   private String host;
+  /**
+   * The strings of the previous heads: a keep-alive connection mostly repeats its Host, and often
+   * its target, so they are compared before a new String is made.
+   */
+  private String lastTarget = "";
+  private String lastHost = "";
 
   /**
    * A parser with the limits of the standard decoder it stands in front of: the request line
@@ -335,8 +341,11 @@ public final class RequestHead {
   public String target() {
     String t = target;
     if (t == null) {
-      t = new String(bytes, targetStart, targetEnd - targetStart, StandardCharsets.US_ASCII);
+      int n = targetEnd - targetStart;
+      t = sameAscii(bytes, targetStart, n, lastTarget) ? lastTarget
+          : new String(bytes, targetStart, n, StandardCharsets.US_ASCII);
       target = t;
+      lastTarget = t;
     }
     return t;
   }
@@ -407,10 +416,26 @@ public final class RequestHead {
   public String host() {
     String h = host;
     if (h == null && hostIndex >= 0) {
-      h = fields.value(hostIndex);
+      int from = valueStart(hostIndex) - start;
+      int n = valueEnd(hostIndex) - start - from;
+      h = sameAscii(bytes, from, n, lastHost) ? lastHost : fields.value(hostIndex);
       host = h;
+      lastHost = h;
     }
     return h;
+  }
+
+  /** Whether {@code n} bytes at {@code from} spell {@code s} (ASCII). */
+  private static boolean sameAscii(byte[] bytes, int from, int n, String s) {
+    if (s.length() != n) {
+      return false;
+    }
+    for (int i = 0; i < n; i++) {
+      if (bytes[from + i] != s.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The Content-Length, or -1 when there is none. */

@@ -48,7 +48,8 @@ abstract class RawCall {
   String userAgent;
   boolean requestDone;
 
-  final ArrayDeque<ByteBuf> pending = new ArrayDeque<>(2);
+  /** Made on first use: most requests have no body waiting for a connection. */
+  private ArrayDeque<ByteBuf> pending;
   List<ByteBuf> replay;
   int replayBytes;
   boolean replayable = true;
@@ -279,7 +280,7 @@ abstract class RawCall {
     ended = true;
     deadline = Long.MAX_VALUE;
     ByteBuf b;
-    while ((b = pending.poll()) != null) {
+    while ((b = nextPending()) != null) {
       b.release();
     }
     if (replay != null) {
@@ -306,5 +307,18 @@ abstract class RawCall {
           upstreamAuthority, finalStatus, client, http2, error);
     }
     return true;
+  }
+
+  /** Keeps a body chunk read before the upstream connection was there; owns it. */
+  void pend(ByteBuf chunk) {
+    if (pending == null) {
+      pending = new ArrayDeque<>(4);
+    }
+    pending.add(chunk);
+  }
+
+  /** The oldest chunk kept by {@link #pend}, handed over, or null. */
+  ByteBuf nextPending() {
+    return pending == null ? null : pending.poll();
   }
 }

@@ -663,7 +663,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
           a.requestSent();
         }
       } else {
-        pending.add(chunk);
+        pend(chunk);
         pendingBytes += n;
         if (pendingBytes > MAX_REPLAY_BYTES) {
           // no connection yet: the body waits here, and no more of it is read meanwhile
@@ -851,7 +851,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         s.eventLoop().execute(() -> startOn(s, headCopy, replayed));
       }
       ByteBuf c;
-      while ((c = call.pending.poll()) != null) {
+      while ((c = call.nextPending()) != null) {
         writeBody(c);
       }
       call.pendingBytes = 0;

@@ -720,7 +720,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         if (a != null && a.stream != null) {
           a.writeBody(out);
         } else {
-          pending.add(out);
+          pend(out);
         }
       }
       if (a != null && a.stream != null) {
@@ -991,7 +991,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         s.eventLoop().execute(() -> startOn(s, headCopy, replayed));
       }
       ByteBuf c;
-      while ((c = call.pending.poll()) != null) {
+      while ((c = call.nextPending()) != null) {
         writeBody(c);
       }
       if (call.requestDone) {
