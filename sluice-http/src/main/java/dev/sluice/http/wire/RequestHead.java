@@ -27,7 +27,7 @@ import java.nio.charset.StandardCharsets;
  * <p>After a successful parse the offsets index the buffer given to {@link #parse}; the accessors
  * that return strings read the parser's copy of the head.
  */
-public final class RequestHead {
+public final class RequestHead extends HttpHead {
   /** The head is not complete yet, and within limits so far. */
   public static final int NEED_MORE = -1;
   /** Not a head the fast path accepts: the standard decoder must read it. */
@@ -42,7 +42,6 @@ public final class RequestHead {
   private final int maxHeaderSize;
   private final int maxHeaderCount;
   private final long maxHeadLength;
-  private final HeaderFields fields = new HeaderFields();
 
   private byte[] bytes; // the copy of the head that the offsets below index
   private int start; // the buffer index of bytes[0]
@@ -361,55 +360,6 @@ public final class RequestHead {
   /** Index of the first '?' in the target, or targetEnd. */
   public int pathEnd() {
     return start + pathEnd;
-  }
-
-  public int headerCount() {
-    return fields.count();
-  }
-
-  /** Where header line i begins; it runs through its CRLF to {@link #lineEnd}. */
-  public int lineStart(int i) {
-    return fields.lineStart(i);
-  }
-
-  public int lineEnd(int i) {
-    return fields.lineEnd(i);
-  }
-
-  public int nameStart(int i) {
-    return fields.lineStart(i);
-  }
-
-  public int nameEnd(int i) {
-    return fields.nameEnd(i);
-  }
-
-  /** Where the value of header i begins, past leading SP/HTAB. */
-  public int valueStart(int i) {
-    return fields.valueStart(i);
-  }
-
-  /** Where the value of header i ends, before trailing SP/HTAB. */
-  public int valueEnd(int i) {
-    return fields.valueEnd(i);
-  }
-
-  /** The value of header i as a new string. */
-  public String value(int i) {
-    return fields.value(i);
-  }
-
-  /**
-   * Whether header i is hop-by-hop: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding,
-   * Upgrade, Proxy-Connection, or a header named by a token of a Connection header.
-   */
-  public boolean hopByHop(int i) {
-    return fields.hopByHop(i);
-  }
-
-  /** The first header with that name (ASCII case-insensitive), or -1; allocates nothing. */
-  public int indexOf(AsciiString lowerCaseName) {
-    return fields.indexOf(lowerCaseName);
   }
 
   /** The Host value, trimmed, made on the first call after a parse. */

@@ -1,7 +1,6 @@
 package dev.sluice.http.wire;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.AsciiString;
 
 /**
  * Parses an HTTP/1.x response head in place, as leniently as Netty's client decoder: CRLF or bare
@@ -21,7 +20,7 @@ import io.netty.util.AsciiString;
  * digits or differ, chunked given twice or before another coding, Transfer-Encoding in HTTP/1.0,
  * and heads beyond the limits.
  */
-public final class ResponseHead {
+public final class ResponseHead extends HttpHead {
   /** The head is not complete yet, and within limits so far. */
   public static final int NEED_MORE = -1;
   /** Bad syntax or beyond the limits: see {@link #malformation()}. */
@@ -34,7 +33,6 @@ public final class ResponseHead {
 
   private final int maxHeaderSize;
   private final int maxHeaderCount;
-  private final HeaderFields fields = new HeaderFields();
 
   private String malformation;
   private int start; // the buffer index of the copy's first byte
@@ -378,55 +376,6 @@ public final class ResponseHead {
   /** Where the reason phrase ends, before trailing SP/HTAB. */
   public int reasonEnd() {
     return start + reasonEnd;
-  }
-
-  public int headerCount() {
-    return fields.count();
-  }
-
-  /** Where header line i begins; it runs through its line end to {@link #lineEnd}. */
-  public int lineStart(int i) {
-    return fields.lineStart(i);
-  }
-
-  public int lineEnd(int i) {
-    return fields.lineEnd(i);
-  }
-
-  public int nameStart(int i) {
-    return fields.lineStart(i);
-  }
-
-  public int nameEnd(int i) {
-    return fields.nameEnd(i);
-  }
-
-  /** Where the value of header i begins, past leading SP/HTAB. */
-  public int valueStart(int i) {
-    return fields.valueStart(i);
-  }
-
-  /** Where the value of header i ends, before trailing SP/HTAB. */
-  public int valueEnd(int i) {
-    return fields.valueEnd(i);
-  }
-
-  /** The value of header i as a new string (ISO-8859-1, as Netty reads it). */
-  public String value(int i) {
-    return fields.value(i);
-  }
-
-  /**
-   * Whether header i is hop-by-hop: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding,
-   * Upgrade, Proxy-Connection, or a header named by a token of a Connection header.
-   */
-  public boolean hopByHop(int i) {
-    return fields.hopByHop(i);
-  }
-
-  /** The first header with that name (ASCII case-insensitive), or -1; allocates nothing. */
-  public int indexOf(AsciiString lowerCaseName) {
-    return fields.indexOf(lowerCaseName);
   }
 
   /** Bytes of the head through its blank line, or 0 before a successful parse. */
