@@ -45,7 +45,7 @@
 #   --connections N      keep-alive connections (default 64)
 #   --threads N          wrk / h2load threads (default 1)
 #   --h2-streams N       h2load concurrent streams per connection (default 1)
-#   --warmup S           Sluice warm-up seconds per protocol, reported apart (default 15)
+#   --warmup S           Sluice warm-up seconds per protocol, reported apart (default 40)
 #   --proxies LIST       comma-separated, from sluice,nginx,haproxy,direct (default sluice,nginx,haproxy;
 #                        "direct" is wrk straight to the backend, HTTP/1.1 only, as a reference)
 #   --protocols LIST     h1,h2 (default both)
@@ -67,7 +67,7 @@ duration=10
 connections=64
 threads=1
 h2_streams=1
-warmup=15
+warmup=40
 other_warmup=2
 proxies="sluice,nginx,haproxy"
 protocols="h1,h2"
