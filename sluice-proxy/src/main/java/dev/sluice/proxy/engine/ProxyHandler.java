@@ -950,7 +950,7 @@ final class ProxyHandler extends ChannelDuplexHandler {
           informational(r);
           return;
         }
-        if (call.retry.onStatus().contains(code) && call.mayRetry(true)) {
+        if (call.route.retriesOn(code) && call.mayRetry(true)) {
           ReferenceCountUtil.release(msg);
           stale = true;
           UpstreamStream s = stream;

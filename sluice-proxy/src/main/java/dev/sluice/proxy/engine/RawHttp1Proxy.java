@@ -4,6 +4,7 @@ import dev.sluice.http.server.ClientAddress;
 import dev.sluice.http.server.DrainAware;
 import dev.sluice.http.server.Http1Fallback;
 import dev.sluice.http.server.HttpServerSettings;
+import dev.sluice.http.upstream.Endpoint;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.StreamOptions;
 import dev.sluice.http.upstream.UpstreamException;
@@ -132,6 +133,18 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
 
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** The authority of the endpoint last used, kept: the same endpoint serves most requests. */
+  private Endpoint lastEndpoint;
+  private String lastAuthority;
+
+  private String authority(Endpoint e) {
+    if (e != lastEndpoint) {
+      lastAuthority = e.authority();
+      lastEndpoint = e;
+    }
+    return lastAuthority;
   }
 
   @Override
@@ -840,7 +853,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         return;
       }
       stream = s;
-      call.upstreamAuthority = s.endpoint().authority();
+      call.upstreamAuthority = authority(s.endpoint());
       call.tried(s.endpoint());
       ByteBuf[] again = call.replayCopies();
       ByteBuf headCopy = call.upstreamHead.retainedDuplicate();
@@ -995,7 +1008,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
           abort(true);
           return null;
         }
-        if (call.retry.onStatus().contains(code) && call.mayRetry(true)) {
+        if (call.route.retriesOn(code) && call.mayRetry(true)) {
           stale = true;
           completeRaw(code, false);
           call.retryNow();

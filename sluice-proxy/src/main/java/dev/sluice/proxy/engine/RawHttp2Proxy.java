@@ -2,6 +2,7 @@ package dev.sluice.proxy.engine;
 
 import dev.sluice.http.server.ClientAddress;
 import dev.sluice.http.server.HttpServerSettings;
+import dev.sluice.http.upstream.Endpoint;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.StreamOptions;
 import dev.sluice.http.upstream.UpstreamException;
@@ -156,6 +157,18 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
 
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** The authority of the endpoint last used, kept: the same endpoint serves most requests. */
+  private Endpoint lastEndpoint;
+  private String lastAuthority;
+
+  private String authority(Endpoint e) {
+    if (e != lastEndpoint) {
+      lastAuthority = e.authority();
+      lastEndpoint = e;
+    }
+    return lastAuthority;
   }
 
   @Override
@@ -980,7 +993,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         return;
       }
       stream = s;
-      call.upstreamAuthority = s.endpoint().authority();
+      call.upstreamAuthority = authority(s.endpoint());
       call.tried(s.endpoint());
       ByteBuf[] again = call.replayCopies();
       ByteBuf headCopy = call.upstreamHead.retainedDuplicate();
@@ -1112,7 +1125,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
           abort(true);
           return null;
         }
-        if (call.retry.onStatus().contains(code) && call.mayRetry(true)) {
+        if (call.route.retriesOn(code) && call.mayRetry(true)) {
           stale = true;
           completeRaw(code, false);
           call.retryNow();

@@ -45,6 +45,7 @@ public final class Route {
   private final HeaderEdits requestEdits;
   private final HeaderEdits responseEdits;
   private final RateLimiter rateLimiter;
+  private final boolean[] retryOn;
 
   Route(RouteSettings settings) {
     this.settings = settings;
@@ -107,6 +108,12 @@ public final class Route {
     requestEdits = new HeaderEdits(name, "request header", settings.requestHeaders());
     responseEdits = new HeaderEdits(name, "response header", settings.responseHeaders());
     rateLimiter = settings.rateLimit() == null ? null : RateLimiter.of(settings.rateLimit());
+    retryOn = new boolean[600];
+    for (int status : settings.retry().onStatus()) {
+      if (status >= 0 && status < retryOn.length) {
+        retryOn[status] = true;
+      }
+    }
   }
 
   /** The settings the route was compiled from. */
@@ -190,6 +197,14 @@ public final class Route {
   /** Edits the headers of a response before it goes to the client: remove, then set, then add. */
   public void editResponseHeaders(HttpHeaders headers) {
     responseEdits.apply(headers);
+  }
+
+  /**
+   * Whether a response of this status counts as a failed try ({@code retry.on_status}); a table,
+   * so that the question per response boxes no Integer.
+   */
+  public boolean retriesOn(int status) {
+    return status >= 0 && status < retryOn.length && retryOn[status];
   }
 
   /** Whether the route edits request or response headers. */
