@@ -13,8 +13,9 @@
 #   sluice    bin/sluice proxy --listen ... --to ... --io-threads 1          (one port, h1 and h2c)
 # Each round runs every proxy in turn (A, B, C, then A, B, C in the next round) so that noise on
 # the machine falls on all of them alike. Before round 1 each proxy gets a warm-up run, reported
-# on its own line and not counted: --warmup seconds for Sluice (JIT compilation), 2 s for the
-# others (which only fills their backend pools). Every proxy must first answer 200 with the
+# on its own line and not counted: --warmup seconds per protocol for Sluice (JIT compilation), in
+# runs of at most 10 s with new connections each and the protocols taking turns (as in the
+# rounds), 2 s for the others (which only fills their backend pools). Every proxy must first answer 200 with the
 # backend's body over both protocols, or the run stops.
 #
 # CPU pinning (taskset): on a 2-core machine the proxy gets one core to itself (--proxy-cpu,
@@ -45,7 +46,8 @@
 #   --connections N      keep-alive connections (default 64)
 #   --threads N          wrk / h2load threads (default 1)
 #   --h2-streams N       h2load concurrent streams per connection (default 1)
-#   --warmup S           Sluice warm-up seconds per protocol, reported apart (default 40)
+#   --warmup S           Sluice warm-up seconds per protocol, in runs of at most 10 s, reported
+#                        apart (default 40)
 #   --proxies LIST       comma-separated, from sluice,nginx,haproxy,direct (default sluice,nginx,haproxy;
 #                        "direct" is wrk straight to the backend, HTTP/1.1 only, as a reference)
 #   --protocols LIST     h1,h2 (default both)
@@ -68,6 +70,7 @@ connections=64
 threads=1
 h2_streams=1
 warmup=40
+warmup_slice=10
 other_warmup=2
 proxies="sluice,nginx,haproxy"
 protocols="h1,h2"
@@ -393,6 +396,13 @@ check() { # proxy protocol url
   [ "$got" = "200 $want" ] || die "$1 ($2) answered '$got' at $3, expected '200 $want' (status, HTTP version)"
   cmp -s "$out" "$work/www/body.txt" ||
     die "$1 ($2) answered 200 with a body of $(wc -c <"$out") bytes that is not the backend's $body_size-byte body"
+  [ "$1" = direct ] && return 0
+  # the same header work from every proxy: X-Forwarded-For, -Proto, -Host and Via both ways
+  got="$("$curl_bin" -sS --max-time 5 "$flag" -D "$out.head" "${3}forwarded" 2>&1)" ||
+    die "$1 ($2) did not answer ${3}forwarded: $got"
+  [[ "$got" =~ ^for=127\.0\.0\.1\ proto=http\ host=127\.0\.0\.1:[0-9]+\ via=(1\.1|2)\ [a-z]+$ ]] ||
+    die "$1 ($2) did not add the forwarding headers to the request; the backend saw: $got"
+  grep -qiE '^via: *(1\.1|2) ' "$out.head" || die "$1 ($2) did not add Via to the response"
 }
 
 runs=()   # "protocol proxy" pairs in the order of a round
@@ -505,11 +515,25 @@ echo "Command: $command_line"
 echo "Proxies on CPU $proxy_cpu; wrk/h2load and the backend on CPU $load_cpu; $connections connections, $threads thread(s), body $body_size bytes, ${duration} s per measurement, $rounds round(s)"
 echo
 
+# Sluice's warm-up comes in slices of at most $warmup_slice seconds, each with new connections,
+# the protocols taking turns as they do in the rounds: every measured run opens its connections
+# afresh and follows a run of the other protocol, and code that has only seen one set of
+# connections or one protocol is compiled anew (on the proxy's one core) when the other comes.
+if has sluice "${proxy_list[@]}" && [ "$warmup" -gt 0 ]; then
+  left="$warmup"
+  while [ "$left" -gt 0 ]; do
+    slice="$left"
+    [ "$slice" -le "$warmup_slice" ] || slice="$warmup_slice"
+    for proto in "${protocol_list[@]}"; do
+      measure warmup "$proto" sluice "$slice"
+    done
+    left=$((left - slice))
+  done
+fi
 for run in "${runs[@]}"; do
   read -r proto p <<<"$run"
-  if [ "$p" = sluice ]; then secs="$warmup"; else secs="$other_warmup"; fi
-  [ "$secs" -gt 0 ] || continue
-  measure warmup "$proto" "$p" "$secs"
+  [ "$p" != sluice ] || continue
+  measure warmup "$proto" "$p" "$other_warmup"
 done
 echo "(warm-up runs above are not counted)"
 for ((r = 1; r <= rounds; r++)); do

@@ -112,7 +112,8 @@ class Http2FastPathTest {
         return ScriptedBackend.Reply.closing("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n"
             + "only part of it");
       case "/no-content":
-        return ScriptedBackend.Reply.of("HTTP/1.1 204 No Content\r\nX-Upper: B\r\n\r\n");
+        return ScriptedBackend.Reply.of("HTTP/1.1 204 No Content\r\nX-Upper: B\r\nConnection: keep-alive\r\n"
+            + "Cache-Control: No-Store\r\nDate: Sun, 22 Nov 2026 08:00:00 GMT\r\n\r\n");
       default:
         return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\ndefault");
     }
@@ -317,6 +318,9 @@ class Http2FastPathTest {
       assertThat(none.status()).isEqualTo(204);
       assertThat(none.body()).isEmpty();
       assertThat(none.headers().get("x-upper")).isEqualTo("B");
+      assertThat(none.headers().get("cache-control")).isEqualTo("No-Store");
+      assertThat(none.headers().get("date")).isEqualTo("Sun, 22 Nov 2026 08:00:00 GMT");
+      assertThat(none.headers()).doesNotContainKey("connection");
       assertThat(client.get("/plain").get(30, TimeUnit.SECONDS).body()).isEqualTo("default");
     }
   }

@@ -1,6 +1,7 @@
 package dev.sluice.http.server;
 
 import dev.sluice.http.tls.TlsSettings;
+import dev.sluice.http.transport.Http2FrameCodecs;
 import dev.sluice.http.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -23,7 +24,6 @@ import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -375,7 +375,7 @@ public final class HttpServer implements AutoCloseable {
   }
 
   private Http2FrameCodec http2FrameCodec() {
-    return Http2FrameCodecBuilder.forServer()
+    return Http2FrameCodecs.forServer()
         .initialSettings(
             Http2Settings.defaultSettings()
                 .maxConcurrentStreams(settings.maxConcurrentStreams())

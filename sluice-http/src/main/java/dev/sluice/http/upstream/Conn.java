@@ -1,5 +1,6 @@
 package dev.sluice.http.upstream;
 
+import dev.sluice.http.transport.Http2FrameCodecs;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -15,7 +16,6 @@ import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ResetFrame;
@@ -157,7 +157,7 @@ final class Conn {
   }
 
   private void addHttp2(ChannelPipeline p, Watcher watcher) {
-    p.addBefore("watcher", "http2-codec", Http2FrameCodecBuilder.forClient()
+    p.addBefore("watcher", "http2-codec", Http2FrameCodecs.forClient()
         .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)
             .maxHeaderListSize(64 * 1024))
         .encoderEnforceMaxConcurrentStreams(true)

@@ -1180,28 +1180,38 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       }
     }
 
-    /** The response headers for the client: names in lower case, hop-by-hop out, Via in. */
+    /**
+     * The response headers for the client: names in lower case, hop-by-hop out, Via in. The
+     * header lines are copied once; names and values are views of the copy, and the names most
+     * responses carry are Netty's constants, whose hashes are computed once for all.
+     */
     private Http2Headers clientHeaders(ResponseHead rh, ByteBuf buf) {
       int count = rh.headerCount();
       Http2Headers h = new DefaultHttp2Headers(false, count + 2);
-      h.status(AsciiString.of(Integer.toString(rh.status())));
-      for (int i = 0; i < count; i++) {
-        if (rh.hopByHop(i)) {
-          continue;
-        }
-        int ns = rh.nameStart(i);
-        byte[] name = new byte[rh.nameEnd(i) - ns];
-        buf.getBytes(ns, name);
-        for (int j = 0; j < name.length; j++) {
-          byte b = name[j];
-          if (b >= 'A' && b <= 'Z') {
-            name[j] = (byte) (b + ('a' - 'A'));
+      h.status(HttpResponseStatus.valueOf(rh.status()).codeAsText());
+      if (count > 0) {
+        int base = rh.lineStart(0);
+        byte[] lines = new byte[rh.valueEnd(count - 1) - base];
+        buf.getBytes(base, lines);
+        for (int i = 0; i < count; i++) {
+          if (rh.hopByHop(i)) {
+            continue;
           }
+          int ns = rh.nameStart(i) - base;
+          int nl = rh.nameEnd(i) - base - ns;
+          for (int j = ns; j < ns + nl; j++) {
+            byte b = lines[j];
+            if (b >= 'A' && b <= 'Z') {
+              lines[j] = (byte) (b + ('a' - 'A'));
+            }
+          }
+          AsciiString name = ResponseHeaderNames.common(lines, ns, nl);
+          if (name == null) {
+            name = new AsciiString(lines, ns, nl, false);
+          }
+          int vs = rh.valueStart(i) - base;
+          h.add(name, new AsciiString(lines, vs, rh.valueEnd(i) - base - vs, false));
         }
-        int vs = rh.valueStart(i);
-        byte[] value = new byte[rh.valueEnd(i) - vs];
-        buf.getBytes(vs, value);
-        h.add(new AsciiString(name, false), new AsciiString(value, false));
       }
       via(call.state);
       h.add(VIA, via11); // the upstream answered in HTTP/1.1
