@@ -105,6 +105,9 @@ class Http2FastPathTest {
       case "/chunked":
         return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
             + "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n");
+      case "/gzip-chunked":
+        return ScriptedBackend.Reply.of("HTTP/1.1 200 OK\r\n"
+            + "transfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
       case "/until-close":
         return ScriptedBackend.Reply.closing("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
             + "\r\nbody ended by the close");
@@ -322,6 +325,38 @@ class Http2FastPathTest {
       assertThat(none.headers().get("date")).isEqualTo("Sun, 22 Nov 2026 08:00:00 GMT");
       assertThat(none.headers()).doesNotContainKey("connection");
       assertThat(client.get("/plain").get(30, TimeUnit.SECONDS).body()).isEqualTo("default");
+      // a coding the client would have to undo, unannounced: refused, as over HTTP/1.1
+      H2cPriorKnowledgeClient.Response coded = client.get("/gzip-chunked")
+          .get(30, TimeUnit.SECONDS);
+      assertThat(coded.status()).isEqualTo(502);
+      assertThat(coded.body()).contains("unsupported transfer coding \"gzip, chunked\"");
+      assertThat(client.get("/after").get(30, TimeUnit.SECONDS).body()).isEqualTo("default");
+    }
+  }
+
+  @Test
+  void eachStreamKeepsItsOwnDeadlineOnTheConnectionsOneTimer() throws Exception {
+    SimpleMeterRegistry timed = new SimpleMeterRegistry();
+    try (ReverseProxy p = ReverseProxy.builder(TestProxies.proxy()
+        .upstream(TestProxies.upstream("backend").urls(backend.url()).build())
+        .route(TestProxies.route("all", "backend").firstByte(Duration.ofMillis(400))
+            .retry(RouteSettings.Retry.none()).build())
+        .build()).meterRegistry(timed).ioThreads(1).build().start();
+        H2cPriorKnowledgeClient client = new H2cPriorKnowledgeClient(p.localAddress())) {
+      long start = System.nanoTime();
+      CompletableFuture<H2cPriorKnowledgeClient.Response> late = client.get("/delay/5000");
+      CompletableFuture<H2cPriorKnowledgeClient.Response> lateToo = client.get("/delay/6000");
+      CompletableFuture<H2cPriorKnowledgeClient.Response> prompt = client.get("/delay/50");
+      assertThat(prompt.get(30, TimeUnit.SECONDS).status()).isEqualTo(200);
+      assertThat(late.get(30, TimeUnit.SECONDS).status()).isEqualTo(504);
+      assertThat(lateToo.get(30, TimeUnit.SECONDS).status()).isEqualTo(504);
+      assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(4000);
+      // later streams get their own deadlines from the same timer
+      CompletableFuture<H2cPriorKnowledgeClient.Response> again = client.get("/delay/5000");
+      assertThat(client.get("/delay/10").get(30, TimeUnit.SECONDS).status()).isEqualTo(200);
+      assertThat(again.get(30, TimeUnit.SECONDS).status()).isEqualTo(504);
+      assertThat(timed.get("sluice.proxy.http2.streams.standard").counter().count())
+          .isZero();
     }
   }
 

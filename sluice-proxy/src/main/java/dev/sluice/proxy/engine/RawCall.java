@@ -57,6 +57,8 @@ abstract class RawCall {
   long bytesOut;
 
   int attempts;
+  /** The attempt in progress or last made, or null before the first. */
+  RawAttempt<?> attempt;
   Endpoint firstTried;
   Set<Endpoint> tried;
   boolean retrying;
@@ -105,7 +107,13 @@ abstract class RawCall {
   abstract void armTimer(long nanos);
 
   /** Drops the attempt in progress, if it has a connection, for a timeout. */
-  abstract void abortAttempt(boolean failure);
+  void abortAttempt(boolean failure) {
+    RawAttempt<?> a = attempt;
+    if (a != null && a.stream != null) {
+      a.stale = true;
+      a.abort(failure);
+    }
+  }
 
   /** The response stalled past the read timeout, after its head went out: the call ends. */
   abstract void responseStalled();

@@ -7,10 +7,7 @@ import dev.sluice.http.server.HttpServerSettings;
 import dev.sluice.http.upstream.Endpoint;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.StreamOptions;
-import dev.sluice.http.upstream.UpstreamException;
 import dev.sluice.http.upstream.UpstreamStream;
-import dev.sluice.http.upstream.UpstreamStreamHandler;
-import dev.sluice.http.wire.ChunkedBodyScanner;
 import dev.sluice.http.wire.RequestHead;
 import dev.sluice.http.wire.ResponseHead;
 import dev.sluice.proxy.limit.RateLimiter;
@@ -75,7 +72,6 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   private static final AsciiString TRACEPARENT = AsciiString.cached("traceparent");
   private static final AsciiString HOST = AsciiString.cached("host");
   private static final AsciiString USER_AGENT = AsciiString.cached("user-agent");
-  private static final AsciiString TRANSFER_ENCODING = AsciiString.cached("transfer-encoding");
   private static final byte[] HTTP11_LINE_END = ascii(" HTTP/1.1\r\n");
   private static final byte[] HTTP11 = ascii("HTTP/1.1 ");
   private static final byte[] XFF = ascii("x-forwarded-for: ");
@@ -97,7 +93,6 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   private final HttpServerSettings server;
   private final RequestHead head;
   private final ResponseHead responseHead;
-  private final ChunkedBodyScanner chunks = new ChunkedBodyScanner();
   private ChannelHandlerContext ctx;
   /** Bytes read from the client and not consumed yet. */
   private ByteBuf in;
@@ -424,26 +419,26 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       }
       int ns = head.nameStart(i);
       int nl = head.nameEnd(i) - ns;
-      if (nl == 15 && nameIs(buf, ns, X_FORWARDED_FOR)) {
+      if (nl == 15 && RawAttempt.nameIs(buf, ns, X_FORWARDED_FOR)) {
         if (trusted) {
           String v = head.value(i);
           priorForwardedFor = priorForwardedFor == null ? v : priorForwardedFor + ", " + v;
         }
         continue;
       }
-      if (nl == 17 && nameIs(buf, ns, X_FORWARDED_PROTO)) {
+      if (nl == 17 && RawAttempt.nameIs(buf, ns, X_FORWARDED_PROTO)) {
         if (!trusted) {
           continue;
         }
         protoGiven = true;
-      } else if (nl == 16 && nameIs(buf, ns, X_FORWARDED_HOST)) {
+      } else if (nl == 16 && RawAttempt.nameIs(buf, ns, X_FORWARDED_HOST)) {
         if (!trusted) {
           continue;
         }
         hostGiven = true;
-      } else if (nl == 11 && trace != null && nameIs(buf, ns, TRACEPARENT)) {
+      } else if (nl == 11 && trace != null && RawAttempt.nameIs(buf, ns, TRACEPARENT)) {
         continue;
-      } else if (nl == 4 && rs.hostRewrite() != null && nameIs(buf, ns, HOST)) {
+      } else if (nl == 4 && rs.hostRewrite() != null && RawAttempt.nameIs(buf, ns, HOST)) {
         continue;
       }
       out.writeBytes(buf, head.lineStart(i), head.valueEnd(i) - head.lineStart(i));
@@ -486,20 +481,6 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       viaState = state;
     }
     return viaLine;
-  }
-
-  /** Whether the header name at {@code at} equals {@code lower} (of the same length), any case. */
-  private static boolean nameIs(ByteBuf buf, int at, AsciiString lower) {
-    for (int i = 0; i < lower.length(); i++) {
-      int b = buf.getByte(at + i);
-      if (b >= 'A' && b <= 'Z') {
-        b += 'a' - 'A';
-      }
-      if (b != lower.byteAt(i)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** The request headers as a map, for the rare rules that need one (header routes, keys). */
@@ -639,7 +620,6 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
     boolean keepAlive;
     long bodyLeft;
     long pendingBytes;
-    Attempt attempt;
 
     Call(ProxyState state, Route route, UpstreamRuntime upstream, RouteMeters meters,
         HttpMethod method, long start, TraceContext trace, String target, String host,
@@ -669,7 +649,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       if (bodyLeft == 0) {
         requestDone = true;
       }
-      Attempt a = attempt;
+      RawAttempt<?> a = attempt;
       if (a != null && a.stream != null) {
         a.writeBody(chunk);
         if (requestDone) {
@@ -689,7 +669,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       if (ended) {
         return;
       }
-      Attempt a = attempt;
+      RawAttempt<?> a = attempt;
       if (a != null && a.stream != null) {
         a.abort(false);
       }
@@ -725,15 +705,6 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
     }
 
     @Override
-    void abortAttempt(boolean failure) {
-      Attempt a = attempt;
-      if (a != null && a.stream != null) {
-        a.stale = true;
-        a.abort(failure);
-      }
-    }
-
-    @Override
     void responseStalled() {
       closed = true;
       end(status);
@@ -754,324 +725,59 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
     }
   }
 
-  /** How a response's body ends. */
-  private enum Framing { NONE, LENGTH, CHUNKED, UNTIL_CLOSE }
-
-  /** One try of a call on one upstream connection; the upstream layer's handler for it. */
-  private final class Attempt implements UpstreamStreamHandler {
-    final Call call;
-    UpstreamStream stream;
-    /** The stream's loop is this connection's: calls go straight, not as tasks. */
-    boolean sameLoop;
-    /** Superseded (timed out, retried): whatever it still hears is dropped. */
-    boolean stale;
-    boolean unflushed;
-    /** Response bytes gathered until the head is complete. */
-    ByteBuf headBytes;
-    boolean inBody;
-    Framing framing;
-    long responseLeft;
+  /** One try of a call on one upstream connection; the response goes out as HTTP/1.1 bytes. */
+  private final class Attempt extends RawAttempt<Call> {
     /** The client gets the body chunked because the upstream's ends with its connection. */
-    boolean rechunk;
-    boolean upstreamKeepAlive;
-    /** Bytes came past the end of the response: the connection cannot be trusted again. */
-    boolean extra;
+    private boolean rechunk;
 
     Attempt(Call call) {
-      this.call = call;
-    }
-
-    private boolean current() {
-      return !stale && call.attempt == this && !call.ended;
-    }
-
-    private void onStream(Runnable r) {
-      if (sameLoop) {
-        r.run();
-      } else {
-        stream.eventLoop().execute(r);
-      }
-    }
-
-    void abort(boolean failure) {
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.abort(failure);
-      } else {
-        s.eventLoop().execute(() -> s.abort(failure));
-      }
-      releaseHeadBytes();
-    }
-
-    void completeRaw(int code, boolean reusable) {
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.completeRaw(code, reusable);
-      } else {
-        s.eventLoop().execute(() -> s.completeRaw(code, reusable));
-      }
-      releaseHeadBytes();
-    }
-
-    void setUpstreamRead(boolean read) {
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.setAutoRead(read);
-      } else {
-        s.eventLoop().execute(() -> s.setAutoRead(read));
-      }
-    }
-
-    void flushIfNeeded() {
-      if (stream != null && unflushed) {
-        unflushed = false;
-        UpstreamStream s = stream;
-        if (sameLoop) {
-          s.flush();
-        } else {
-          s.eventLoop().execute(s::flush);
-        }
-      }
-    }
-
-    private void releaseHeadBytes() {
-      if (headBytes != null) {
-        headBytes.release();
-        headBytes = null;
-      }
+      super(call, RawHttp1Proxy.this.ctx, RawHttp1Proxy.this.responseHead, MAX_RESPONSE_HEAD);
     }
 
     @Override
-    public void onOpen(UpstreamStream s) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onOpen(s));
-        return;
-      }
-      sameLoop = s.eventLoop() == ctx.channel().eventLoop();
-      if (!current() || closed) {
-        s.eventLoop().execute(() -> s.abort(false));
-        return;
-      }
-      stream = s;
-      call.upstreamAuthority = authority(s.endpoint());
-      call.tried(s.endpoint());
-      ByteBuf[] again = call.replayCopies();
-      ByteBuf headCopy = call.upstreamHead.retainedDuplicate();
-      if (sameLoop) {
-        startOn(s, headCopy, again);
-      } else {
-        ByteBuf[] replayed = again;
-        s.eventLoop().execute(() -> startOn(s, headCopy, replayed));
-      }
-      ByteBuf c;
-      while ((c = call.nextPending()) != null) {
-        writeBody(c);
-      }
-      call.pendingBytes = 0;
-      if (call.requestDone) {
-        requestSent();
-      } else {
-        call.lastActivity = System.nanoTime();
-        call.armTimer(call.timeouts.write().toNanos());
-      }
-      unflushed = false;
-      if (sameLoop) {
-        s.flush();
-      } else {
-        s.eventLoop().execute(s::flush);
-      }
-      if (!call.requestDone && !s.isWritable()) {
-        ctx.channel().config().setAutoRead(false);
-      } else if (!ctx.channel().config().isAutoRead() && call.pendingBytes == 0
-          && (call.requestDone || s.isWritable())) {
-        ctx.channel().config().setAutoRead(true);
-      }
+    boolean clientClosed() {
+      return closed;
     }
 
-    /** On the stream's loop: the head (and a replayed body) go first. */
-    private void startOn(UpstreamStream s, ByteBuf headCopy, ByteBuf[] replayed) {
-      if (!s.rawBytes()) {
-        // not expected: groups that may speak HTTP/2 are left to the standard handlers
-        headCopy.release();
-        if (replayed != null) {
-          for (ByteBuf b : replayed) {
-            b.release();
-          }
-        }
-        s.abort(false);
-        ctx.executor().execute(() -> {
-          if (current()) {
-            call.fail(HttpResponseStatus.BAD_GATEWAY, "upstream " + s.endpoint().authority()
-                + " answered in HTTP/2 where HTTP/1.1 was expected");
-          }
-        });
-        return;
-      }
-      s.writeBytes(headCopy);
-      if (replayed != null) {
-        for (ByteBuf b : replayed) {
-          s.writeBytes(b);
-        }
-      }
+    @Override
+    String authority(Endpoint endpoint) {
+      return RawHttp1Proxy.this.authority(endpoint);
     }
 
-    /** Writes a body chunk of the client's, keeping a copy for a retry while small enough. */
-    void writeBody(ByteBuf data) {
-      call.keepForReplay(data);
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.writeBytes(data);
-      } else {
-        s.eventLoop().execute(() -> s.writeBytes(data));
-      }
-      unflushed = true;
+    @Override
+    void bodyWritten(UpstreamStream s) {
       if (!s.isWritable()) {
         ctx.channel().config().setAutoRead(false);
       }
     }
 
-    /** The whole request went out: now the response head is awaited. */
-    void requestSent() {
-      call.armTimer(call.firstByteTimeout().toNanos());
+    @Override
+    void requestEnded() {
       if (!ctx.channel().config().isAutoRead()) {
         ctx.channel().config().setAutoRead(true);
       }
     }
 
     @Override
-    public void onOpenFailed(UpstreamException cause) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onOpenFailed(cause));
-        return;
-      }
-      if (current()) {
-        call.openFailed(cause);
+    void opened(UpstreamStream s) {
+      call.pendingBytes = 0;
+      if (!call.requestDone && !s.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      } else if (!ctx.channel().config().isAutoRead()
+          && (call.requestDone || s.isWritable())) {
+        ctx.channel().config().setAutoRead(true);
       }
     }
 
     @Override
-    public void onResponse(Object msg) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onResponse(msg));
-        return;
-      }
-      if (!(msg instanceof ByteBuf) || !current() || closed) {
-        ReferenceCountUtil.release(msg);
-        return;
-      }
-      call.lastActivity = System.nanoTime();
-      ByteBuf buf = (ByteBuf) msg;
-      if (!inBody) {
-        headBytes = headBytes == null ? buf
-            : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), headBytes, buf);
-        buf = readHead();
-        if (buf == null) {
-          return; // more of the head to come, or the attempt is over
-        }
-      }
-      body(buf);
+    void informational(ResponseHead rh, ByteBuf bytes) {
+      ctx.writeAndFlush(clientHead(rh, bytes, false), ctx.voidPromise());
     }
 
-    /**
-     * Parses the response head gathered so far; passes informational responses on. Returns the
-     * bytes after the final response's head, when it is complete, else null.
-     */
-    private ByteBuf readHead() {
-      ResponseHead rh = responseHead;
-      while (true) {
-        int length = rh.parse(headBytes);
-        if (length == ResponseHead.NEED_MORE) {
-          if (headBytes.readableBytes() > MAX_RESPONSE_HEAD) {
-            broken("response head larger than " + MAX_RESPONSE_HEAD + " bytes");
-          }
-          return null;
-        }
-        if (length == ResponseHead.MALFORMED) {
-          broken(rh.malformation());
-          return null;
-        }
-        int code = rh.status();
-        if (code < 200 && code != 101) {
-          // 103 Early Hints and the like: passed on, the final answer follows
-          ctx.write(clientHead(rh, headBytes, false), ctx.voidPromise());
-          headBytes.skipBytes(length);
-          if (!headBytes.isReadable()) {
-            releaseHeadBytes();
-            ctx.flush();
-            return null;
-          }
-          continue;
-        }
-        if (code == 101) {
-          releaseHeadBytes();
-          call.fail(HttpResponseStatus.BAD_GATEWAY, "upstream switched protocols unasked");
-          abort(true);
-          return null;
-        }
-        if (call.route.retriesOn(code) && call.mayRetry(true)) {
-          stale = true;
-          completeRaw(code, false);
-          call.retryNow();
-          return null;
-        }
-        if (rh.transferEncoding() && !onlyChunked(rh, headBytes)) {
-          // a coding the client would have to undo, unannounced: refused, as nginx does
-          broken("unsupported transfer coding \"" + rh.value(rh.indexOf(TRANSFER_ENCODING))
-              + "\"");
-          return null;
-        }
-        call.responseHeadSeen = true;
-        call.status = code;
-        boolean bodiless = call.headOnly || code == 204 || code == 304;
-        if (bodiless) {
-          framing = Framing.NONE;
-        } else if (rh.transferEncoding()) {
-          framing = rh.chunked() ? Framing.CHUNKED : Framing.UNTIL_CLOSE;
-        } else if (rh.contentLength() >= 0) {
-          framing = Framing.LENGTH;
-          responseLeft = rh.contentLength();
-        } else {
-          framing = Framing.UNTIL_CLOSE;
-        }
-        upstreamKeepAlive = rh.keepAlive() && framing != Framing.UNTIL_CLOSE;
-        rechunk = framing == Framing.UNTIL_CLOSE;
-        if (rechunk) {
-          UpstreamStream s = stream;
-          if (sameLoop) {
-            s.endsWithClose();
-          } else {
-            s.eventLoop().execute(s::endsWithClose);
-          }
-        }
-        if (framing == Framing.CHUNKED) {
-          chunks.reset();
-        }
-        ctx.write(clientHead(rh, headBytes, true), ctx.voidPromise());
-        call.responseStarted = true;
-        inBody = true;
-        headBytes.skipBytes(length);
-        ByteBuf rest = headBytes;
-        headBytes = null;
-        return rest;
-      }
-    }
-
-    /** Whether the response's Transfer-Encoding is chunked and nothing else. */
-    private boolean onlyChunked(ResponseHead rh, ByteBuf buf) {
-      if (!rh.chunked()) {
-        return false;
-      }
-      int found = 0;
-      for (int i = 0; i < rh.headerCount(); i++) {
-        int ns = rh.nameStart(i);
-        if (rh.nameEnd(i) - ns == TRANSFER_ENCODING.length()
-            && nameIs(buf, ns, TRANSFER_ENCODING)) {
-          if (++found > 1 || !"chunked".equalsIgnoreCase(rh.value(i))) {
-            return false;
-          }
-        }
-      }
-      return true;
+    @Override
+    void responseHead(ResponseHead rh, ByteBuf bytes, boolean endsNow) {
+      rechunk = framing == Framing.UNTIL_CLOSE;
+      ctx.write(clientHead(rh, bytes, true), ctx.voidPromise());
     }
 
     /** The response head for the client: hop-by-hop headers out, framing and Via in. */
@@ -1104,93 +810,52 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       return out;
     }
 
-    /** Relays body bytes of the response; this method owns {@code buf}. */
-    private void body(ByteBuf buf) {
-      boolean done = false;
-      switch (framing) {
-        case NONE:
-          done = true;
-          break;
-        case LENGTH: {
-          int n = (int) Math.min(responseLeft, buf.readableBytes());
-          responseLeft -= n;
-          done = responseLeft == 0;
-          if (n == buf.readableBytes()) {
-            // the whole buffer is body: it goes as it is
-            if (n > 0) {
-              relay(buf);
-            } else {
-              buf.release();
-            }
-            if (done) {
-              finish();
-            } else {
-              afterRelay();
-            }
-            return;
-          }
-          if (n > 0) {
-            relay(buf.readRetainedSlice(n));
-          }
-          break;
-        }
-        case CHUNKED: {
-          int end = chunks.scan(buf, buf.readerIndex(), buf.writerIndex());
-          if (end == ChunkedBodyScanner.MALFORMED) {
-            buf.release();
-            broken("malformed chunked body: " + chunks.malformation());
-            return;
-          }
-          int n = (end == ChunkedBodyScanner.NEED_MORE ? buf.writerIndex() : end)
-              - buf.readerIndex();
-          if (n > 0) {
-            relay(buf.readRetainedSlice(n));
-          }
-          done = end != ChunkedBodyScanner.NEED_MORE;
-          break;
-        }
-        default: {
-          int n = buf.readableBytes();
-          if (n > 0) {
-            ByteBuf size = ctx.alloc().ioBuffer(10);
-            ByteBufUtil.writeAscii(size, Integer.toHexString(n));
-            size.writeShort(CRLF);
-            ctx.write(size, ctx.voidPromise());
-            relay(buf.readRetainedSlice(n));
-            ctx.write(Unpooled.wrappedBuffer(new byte[] {'\r', '\n'}), ctx.voidPromise());
-          }
-        }
-      }
-      if (done && buf.isReadable()) {
-        extra = true; // more than the response: whatever it is, the connection is not reused
-      }
-      buf.release();
-      if (done) {
-        finish();
-        return;
-      }
-      afterRelay();
-    }
-
-    private void afterRelay() {
-      ctx.flush();
-      if (!ctx.channel().isWritable()) {
-        setUpstreamRead(false);
-      }
-    }
-
-    private void relay(ByteBuf data) {
+    @Override
+    void relay(ByteBuf data, boolean last) {
       call.bytesOut += data.readableBytes();
       ctx.write(data, ctx.voidPromise());
     }
 
-    /** The whole response went to the client: the exchange and the call end. */
-    private void finish() {
+    @Override
+    void relayChunked(ByteBuf buf, int to, boolean done) {
+      int n = to - buf.readerIndex();
+      if (n > 0) {
+        relay(buf.retainedSlice(buf.readerIndex(), n), done); // the chunks go as they came
+      }
+    }
+
+    @Override
+    void relayUntilClose(ByteBuf data) {
+      ByteBuf size = ctx.alloc().ioBuffer(10);
+      ByteBufUtil.writeAscii(size, Integer.toHexString(data.readableBytes()));
+      size.writeShort(CRLF);
+      ctx.write(size, ctx.voidPromise());
+      relay(data, false);
+      ctx.write(Unpooled.wrappedBuffer(new byte[] {'\r', '\n'}), ctx.voidPromise());
+    }
+
+    @Override
+    boolean clientWritable() {
+      return ctx.channel().isWritable();
+    }
+
+    @Override
+    void finish() {
       if (rechunk) {
         ctx.write(Unpooled.wrappedBuffer(LAST_CHUNK), ctx.voidPromise());
       }
+      completeRaw(call.status, upstreamKeepAlive && !extra && call.requestDone);
+      endResponse();
+    }
+
+    @Override
+    void endedByClose() {
+      ctx.write(Unpooled.wrappedBuffer(LAST_CHUNK), ctx.voidPromise());
+      endResponse();
+    }
+
+    private void endResponse() {
       int code = call.status;
-      completeRaw(code, upstreamKeepAlive && !extra && call.requestDone);
       if (call.keepAlive) {
         ctx.flush();
       } else {
@@ -1200,56 +865,11 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       call.end(code);
     }
 
-    /** The upstream's response cannot be read: a retry when nothing went out yet, else a 502. */
-    private void broken(String why) {
-      releaseHeadBytes();
-      call.meters.upstreamFailure();
-      stale = true;
-      abort(true);
-      String reason = "malformed response (" + call.upstreamAuthority + "): " + why;
-      if (!call.responseStarted && call.mayRetry(true)) {
-        call.retryNow();
-        return;
-      }
-      call.fail(HttpResponseStatus.BAD_GATEWAY, reason);
-    }
-
     @Override
-    public void onWritabilityChanged(boolean writable) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onWritabilityChanged(writable));
-        return;
-      }
-      if (current() && !call.requestDone) {
+    void upstreamWritabilityChanged(boolean writable) {
+      if (!call.requestDone) {
         ctx.channel().config().setAutoRead(writable);
       }
-    }
-
-    @Override
-    public void onFailure(UpstreamException cause) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onFailure(cause));
-        return;
-      }
-      releaseHeadBytes();
-      if (!current()) {
-        return;
-      }
-      if (inBody && framing == Framing.UNTIL_CLOSE
-          && cause.kind() == UpstreamException.Kind.CONNECTION_LOST) {
-        // the upstream's close ends a body of unknown length: the exchange is over, not broken
-        ctx.write(Unpooled.wrappedBuffer(LAST_CHUNK), ctx.voidPromise());
-        int code = call.status;
-        if (call.keepAlive) {
-          ctx.flush();
-        } else {
-          closed = true;
-          ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        }
-        call.end(code);
-        return;
-      }
-      call.attemptFailed(cause);
     }
   }
 }

@@ -5,10 +5,7 @@ import dev.sluice.http.server.HttpServerSettings;
 import dev.sluice.http.upstream.Endpoint;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.StreamOptions;
-import dev.sluice.http.upstream.UpstreamException;
 import dev.sluice.http.upstream.UpstreamStream;
-import dev.sluice.http.upstream.UpstreamStreamHandler;
-import dev.sluice.http.wire.ChunkedBodyScanner;
 import dev.sluice.http.wire.ResponseHead;
 import dev.sluice.proxy.limit.RateLimiter;
 import dev.sluice.proxy.metrics.RouteMeters;
@@ -23,7 +20,6 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.VoidChannelPromise;
-import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
@@ -137,6 +133,9 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
    * the {@link Exchange} of a stream taken.
    */
   private final IntObjectHashMap<Object> streams = new IntObjectHashMap<>();
+  /** The connection's timer, due at {@link #tickAt}; see {@link #arm}. */
+  private ScheduledFuture<?> tick;
+  private long tickAt;
   private int taken;
   /** The connection turned writable while a taken stream was active: the multiplexer must hear. */
   private boolean writableNewsHeld;
@@ -302,9 +301,57 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     ctx.fireExceptionCaught(cause);
   }
 
+  // ---- the connection's timer: one for all its exchanges, at the earliest deadline ----
+
+  private void arm(long deadline) {
+    if (tick != null && tickAt - deadline <= 0) {
+      return; // fires before: it looks at the deadlines then
+    }
+    if (tick != null) {
+      tick.cancel(false);
+    }
+    tickAt = deadline;
+    tick = ctx.executor().schedule(this::ticked, Math.max(0, deadline - System.nanoTime()),
+        TimeUnit.NANOSECONDS);
+  }
+
+  private void cancelTick() {
+    if (tick != null) {
+      tick.cancel(false);
+      tick = null;
+    }
+  }
+
+  private void ticked() {
+    tick = null;
+    if (closed) {
+      return;
+    }
+    long now = System.nanoTime();
+    long next = Long.MAX_VALUE;
+    for (Object s : new ArrayList<>(streams.values())) {
+      if (!(s instanceof Exchange)) {
+        continue;
+      }
+      Exchange x = (Exchange) s;
+      if (x.ended || x.deadline == Long.MAX_VALUE) {
+        continue;
+      }
+      if (x.deadline - now <= 0) {
+        x.timerFired(); // may set a later deadline, which arms the timer again
+      } else if (next == Long.MAX_VALUE || x.deadline - next < 0) {
+        next = x.deadline;
+      }
+    }
+    if (next != Long.MAX_VALUE) {
+      arm(next);
+    }
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closed = true;
+    cancelTick();
     for (Object s : new ArrayList<>(streams.values())) {
       if (s instanceof Exchange) {
         ((Exchange) s).clientGone("client closed the connection");
@@ -315,6 +362,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
+    cancelTick();
     for (Object s : new ArrayList<>(streams.values())) {
       if (s instanceof Exchange) {
         ((Exchange) s).clientGone("client closed the connection");
@@ -646,9 +694,6 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     return key == null ? null : key.getBytes(StandardCharsets.UTF_8);
   }
 
-  /** How a response's body ends. */
-  private enum Framing { NONE, LENGTH, CHUNKED, UNTIL_CLOSE }
-
   /** One stream's request through the proxy, over one or more attempts; see {@link RawCall}. */
   private final class Exchange extends RawCall {
     final Http2FrameStream stream;
@@ -656,9 +701,6 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     /** Flow-controlled bytes read and not yet given back to the client's window. */
     int unconsumed;
     boolean responseDone;
-    Attempt attempt;
-    ScheduledFuture<?> timer;
-    long timerAt;
 
     Exchange(Http2FrameStream stream, ProxyState state, Route route, UpstreamRuntime upstream,
         RouteMeters meters, HttpMethod method, long start, TraceContext trace, String target,
@@ -728,7 +770,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       if (last) {
         requestDone = true;
       }
-      Attempt a = attempt;
+      RawAttempt<?> a = attempt;
       if (out != null) {
         if (a != null && a.stream != null) {
           a.writeBody(out);
@@ -784,7 +826,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       if (ended) {
         return;
       }
-      Attempt a = attempt;
+      RawAttempt<?> a = attempt;
       if (a != null && a.stream != null) {
         a.abort(false);
       }
@@ -825,38 +867,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     @Override
     void armTimer(long nanos) {
       deadline = System.nanoTime() + nanos;
-      if (timer != null && timerAt - deadline <= 0) {
-        return; // fires before: it looks at the deadline then
-      }
-      if (timer != null) {
-        timer.cancel(false);
-      }
-      timerAt = deadline;
-      timer = ctx.executor().schedule(this::ticked, Math.max(0, deadline - System.nanoTime()),
-          TimeUnit.NANOSECONDS);
-    }
-
-    private void ticked() {
-      timer = null;
-      if (ended || deadline == Long.MAX_VALUE) {
-        return;
-      }
-      long now = System.nanoTime();
-      if (deadline - now > 0) {
-        timerAt = deadline;
-        timer = ctx.executor().schedule(this::ticked, deadline - now, TimeUnit.NANOSECONDS);
-        return;
-      }
-      timerFired();
-    }
-
-    @Override
-    void abortAttempt(boolean failure) {
-      Attempt a = attempt;
-      if (a != null && a.stream != null) {
-        a.stale = true;
-        a.abort(failure);
-      }
+      arm(deadline);
     }
 
     @Override
@@ -874,18 +885,12 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         ctx.writeAndFlush(new DefaultHttp2ResetFrame(responseStarted && !responseDone
             ? Http2Error.INTERNAL_ERROR : Http2Error.NO_ERROR).stream(stream), quiet);
       }
-      if (!close(finalStatus)) {
-        return;
-      }
-      if (timer != null) {
-        timer.cancel(false);
-        timer = null;
-      }
+      close(finalStatus);
     }
 
     /** Stream or connection writability changed: the upstream's reading follows it. */
     void streamWritabilityChanged() {
-      Attempt a = attempt;
+      RawAttempt<?> a = attempt;
       if (!ended && !responseDone && a != null && a.stream != null && a.inBody) {
         a.setUpstreamRead(writable());
       }
@@ -898,286 +903,59 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
   }
 
-  /** One try of an exchange on one upstream connection; the upstream layer's handler for it. */
-  private final class Attempt implements UpstreamStreamHandler {
-    final Exchange call;
-    UpstreamStream stream;
-    boolean sameLoop;
-    boolean stale;
-    /** The upstream stream was completed or aborted: its connection is not ours to touch. */
-    boolean released;
-    boolean unflushed;
-    ByteBuf headBytes;
-    boolean inBody;
-    Framing framing;
-    long responseLeft;
-    boolean upstreamKeepAlive;
-    boolean extra;
-    final ChunkedBodyScanner chunks = new ChunkedBodyScanner();
+  /** One try of an exchange on one upstream connection; the response goes out as frames. */
+  private final class Attempt extends RawAttempt<Exchange> {
     /** De-chunking of a chunked response: bytes of data left in the chunk being read. */
-    long chunkLeft;
+    private long chunkLeft;
     /** De-chunking: 0 size line, 1 data, 2 the CRLF after data, 3 trailers and the end. */
-    int chunkState;
-    boolean inExtension;
+    private int chunkState;
+    private boolean inExtension;
 
     Attempt(Exchange call) {
-      this.call = call;
-    }
-
-    private boolean current() {
-      return !stale && call.attempt == this && !call.ended;
-    }
-
-    void abort(boolean failure) {
-      released = true;
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.abort(failure);
-      } else {
-        s.eventLoop().execute(() -> s.abort(failure));
-      }
-      releaseHeadBytes();
-    }
-
-    void completeRaw(int code, boolean reusable) {
-      released = true;
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.completeRaw(code, reusable);
-      } else {
-        s.eventLoop().execute(() -> s.completeRaw(code, reusable));
-      }
-      releaseHeadBytes();
-    }
-
-    void setUpstreamRead(boolean read) {
-      if (released) {
-        return; // the connection may serve another exchange already
-      }
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.setAutoRead(read);
-      } else {
-        s.eventLoop().execute(() -> s.setAutoRead(read));
-      }
-    }
-
-    void flushIfNeeded() {
-      if (stream != null && unflushed) {
-        unflushed = false;
-        UpstreamStream s = stream;
-        if (sameLoop) {
-          s.flush();
-        } else {
-          s.eventLoop().execute(s::flush);
-        }
-      }
-    }
-
-    private void releaseHeadBytes() {
-      if (headBytes != null) {
-        headBytes.release();
-        headBytes = null;
-      }
+      super(call, RawHttp2Proxy.this.ctx, RawHttp2Proxy.this.responseHead, MAX_RESPONSE_HEAD);
     }
 
     @Override
-    public void onOpen(UpstreamStream s) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onOpen(s));
-        return;
-      }
-      sameLoop = s.eventLoop() == ctx.channel().eventLoop();
-      if (!current()) {
-        s.eventLoop().execute(() -> s.abort(false));
-        return;
-      }
-      stream = s;
-      call.upstreamAuthority = authority(s.endpoint());
-      call.tried(s.endpoint());
-      ByteBuf[] again = call.replayCopies();
-      ByteBuf headCopy = call.upstreamHead.retainedDuplicate();
-      if (sameLoop) {
-        startOn(s, headCopy, again);
-      } else {
-        ByteBuf[] replayed = again;
-        s.eventLoop().execute(() -> startOn(s, headCopy, replayed));
-      }
-      ByteBuf c;
-      while ((c = call.nextPending()) != null) {
-        writeBody(c);
-      }
-      if (call.requestDone) {
-        requestSent();
-      } else {
-        call.lastActivity = System.nanoTime();
-        call.armTimer(call.timeouts.write().toNanos());
-      }
-      unflushed = false;
-      if (sameLoop) {
-        s.flush();
-      } else {
-        s.eventLoop().execute(s::flush);
-      }
+    boolean clientClosed() {
+      return false; // a closed connection ends its exchanges, which makes them not current
+    }
+
+    @Override
+    String authority(Endpoint endpoint) {
+      return RawHttp2Proxy.this.authority(endpoint);
+    }
+
+    @Override
+    void bodyWritten(UpstreamStream s) {
+      // the client's window is given back as the upstream takes the body (Exchange.consume)
+    }
+
+    @Override
+    void requestEnded() {
+    }
+
+    @Override
+    void opened(UpstreamStream s) {
       if (s.isWritable()) {
         call.consume();
       }
     }
 
-    private void startOn(UpstreamStream s, ByteBuf headCopy, ByteBuf[] replayed) {
-      if (!s.rawBytes()) {
-        headCopy.release();
-        if (replayed != null) {
-          for (ByteBuf b : replayed) {
-            b.release();
-          }
-        }
-        s.abort(false);
-        return;
-      }
-      s.writeBytes(headCopy);
-      if (replayed != null) {
-        for (ByteBuf b : replayed) {
-          s.writeBytes(b);
-        }
-      }
-    }
-
-    /** Writes a body piece, keeping a copy for a retry while small enough; takes {@code data}. */
-    void writeBody(ByteBuf data) {
-      call.keepForReplay(data);
-      UpstreamStream s = stream;
-      if (sameLoop) {
-        s.writeBytes(data);
-      } else {
-        s.eventLoop().execute(() -> s.writeBytes(data));
-      }
-      unflushed = true;
-    }
-
-    void requestSent() {
-      flushIfNeeded();
-      call.armTimer(call.firstByteTimeout().toNanos());
+    @Override
+    void informational(ResponseHead rh, ByteBuf bytes) {
+      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(clientHeaders(rh, bytes), false)
+          .stream(call.stream), quiet);
     }
 
     @Override
-    public void onOpenFailed(UpstreamException cause) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onOpenFailed(cause));
-        return;
+    void responseHead(ResponseHead rh, ByteBuf bytes, boolean endsNow) {
+      if (framing == Framing.CHUNKED) {
+        chunkState = 0;
+        chunkLeft = 0;
+        inExtension = false;
       }
-      if (current()) {
-        call.openFailed(cause);
-      }
-    }
-
-    @Override
-    public void onResponse(Object msg) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onResponse(msg));
-        return;
-      }
-      if (!(msg instanceof ByteBuf) || !current()) {
-        ReferenceCountUtil.release(msg);
-        return;
-      }
-      call.lastActivity = System.nanoTime();
-      ByteBuf buf = (ByteBuf) msg;
-      if (!inBody) {
-        headBytes = headBytes == null ? buf
-            : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), headBytes, buf);
-        buf = readHead();
-        if (buf == null) {
-          return;
-        }
-      }
-      body(buf);
-    }
-
-    private ByteBuf readHead() {
-      ResponseHead rh = responseHead;
-      while (true) {
-        int length = rh.parse(headBytes);
-        if (length == ResponseHead.NEED_MORE) {
-          if (headBytes.readableBytes() > MAX_RESPONSE_HEAD) {
-            broken("response head larger than " + MAX_RESPONSE_HEAD + " bytes");
-          }
-          return null;
-        }
-        if (length == ResponseHead.MALFORMED) {
-          broken(rh.malformation());
-          return null;
-        }
-        int code = rh.status();
-        if (code < 200 && code != 101) {
-          ctx.writeAndFlush(new DefaultHttp2HeadersFrame(clientHeaders(rh, headBytes), false)
-              .stream(call.stream), quiet);
-          headBytes.skipBytes(length);
-          if (!headBytes.isReadable()) {
-            releaseHeadBytes();
-            return null;
-          }
-          continue;
-        }
-        if (code == 101) {
-          releaseHeadBytes();
-          call.fail(HttpResponseStatus.BAD_GATEWAY, "upstream switched protocols unasked");
-          abort(true);
-          return null;
-        }
-        if (call.route.retriesOn(code) && call.mayRetry(true)) {
-          stale = true;
-          completeRaw(code, false);
-          call.retryNow();
-          return null;
-        }
-        call.responseHeadSeen = true;
-        call.status = code;
-        boolean bodiless = call.headOnly || code == 204 || code == 304;
-        if (bodiless) {
-          framing = Framing.NONE;
-        } else if (rh.transferEncoding()) {
-          framing = rh.chunked() ? Framing.CHUNKED : Framing.UNTIL_CLOSE;
-        } else if (rh.contentLength() >= 0) {
-          framing = Framing.LENGTH;
-          responseLeft = rh.contentLength();
-        } else {
-          framing = Framing.UNTIL_CLOSE;
-        }
-        upstreamKeepAlive = rh.keepAlive() && framing != Framing.UNTIL_CLOSE;
-        if (framing == Framing.UNTIL_CLOSE) {
-          UpstreamStream s = stream;
-          if (sameLoop) {
-            s.endsWithClose();
-          } else {
-            s.eventLoop().execute(s::endsWithClose);
-          }
-        }
-        if (framing == Framing.CHUNKED) {
-          chunks.reset();
-          chunkState = 0;
-          chunkLeft = 0;
-          inExtension = false;
-        }
-        boolean endNow = framing == Framing.NONE
-            || (framing == Framing.LENGTH && responseLeft == 0);
-        ctx.write(new DefaultHttp2HeadersFrame(clientHeaders(rh, headBytes), endNow)
-            .stream(call.stream), quiet);
-        call.responseStarted = true;
-        inBody = true;
-        headBytes.skipBytes(length);
-        ByteBuf rest = headBytes;
-        headBytes = null;
-        if (endNow) {
-          if (rest.isReadable()) {
-            extra = true;
-          }
-          rest.release();
-          finish();
-          return null;
-        }
-        return rest;
-      }
+      ctx.write(new DefaultHttp2HeadersFrame(clientHeaders(rh, bytes), endsNow)
+          .stream(call.stream), quiet);
     }
 
     /**
@@ -1218,62 +996,15 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       return h;
     }
 
-    /** Relays body bytes of the response; this method owns {@code buf}. */
-    private void body(ByteBuf buf) {
-      boolean done = false;
-      switch (framing) {
-        case NONE:
-          done = true;
-          break;
-        case LENGTH: {
-          int n = (int) Math.min(responseLeft, buf.readableBytes());
-          responseLeft -= n;
-          done = responseLeft == 0;
-          if (n == buf.readableBytes()) {
-            if (n > 0) {
-              relay(buf, done);
-            } else {
-              buf.release();
-            }
-            if (done) {
-              finish();
-            } else {
-              afterRelay();
-            }
-            return;
-          }
-          relay(buf.readRetainedSlice(n), done);
-          break;
-        }
-        case CHUNKED: {
-          int end = chunks.scan(buf, buf.readerIndex(), buf.writerIndex());
-          if (end == ChunkedBodyScanner.MALFORMED) {
-            buf.release();
-            broken("malformed chunked body: " + chunks.malformation());
-            return;
-          }
-          int to = end == ChunkedBodyScanner.NEED_MORE ? buf.writerIndex() : end;
-          done = end != ChunkedBodyScanner.NEED_MORE;
-          dechunk(buf, to, done);
-          buf.readerIndex(to);
-          break;
-        }
-        default: {
-          int n = buf.readableBytes();
-          if (n > 0) {
-            relay(buf.readRetainedSlice(n), false);
-          }
-        }
-      }
-      if (done && buf.isReadable()) {
-        extra = true;
-      }
-      buf.release();
-      if (done) {
-        finish();
-        return;
-      }
-      afterRelay();
+    @Override
+    void relay(ByteBuf data, boolean last) {
+      call.bytesOut += data.readableBytes();
+      ctx.write(new DefaultHttp2DataFrame(data, last).stream(call.stream), quiet);
+    }
+
+    @Override
+    void relayChunked(ByteBuf buf, int to, boolean done) {
+      dechunk(buf, to, done);
     }
 
     /**
@@ -1324,21 +1055,18 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       }
     }
 
-    private void afterRelay() {
-      ctx.flush();
-      if (!call.writable()) {
-        setUpstreamRead(false);
-      }
+    @Override
+    void relayUntilClose(ByteBuf data) {
+      relay(data, false);
     }
 
-    private void relay(ByteBuf data, boolean endStream) {
-      call.bytesOut += data.readableBytes();
-      ctx.write(new DefaultHttp2DataFrame(data, endStream).stream(call.stream),
-          quiet);
+    @Override
+    boolean clientWritable() {
+      return call.writable();
     }
 
-    /** The whole response went to the client: the exchange ends. */
-    private void finish() {
+    @Override
+    void finish() {
       int code = call.status;
       call.responseDone = true;
       completeRaw(code, upstreamKeepAlive && !extra && call.requestDone);
@@ -1346,50 +1074,19 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       call.end(code, !call.requestDone);
     }
 
-    private void broken(String why) {
-      releaseHeadBytes();
-      call.meters.upstreamFailure();
-      stale = true;
-      abort(true);
-      String reason = "malformed response (" + call.upstreamAuthority + "): " + why;
-      if (!call.responseStarted && call.mayRetry(true)) {
-        call.retryNow();
-        return;
-      }
-      call.fail(HttpResponseStatus.BAD_GATEWAY, reason);
+    @Override
+    void endedByClose() {
+      ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true)
+          .stream(call.stream), quiet);
+      call.responseDone = true;
+      call.end(call.status, !call.requestDone);
     }
 
     @Override
-    public void onWritabilityChanged(boolean writable) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onWritabilityChanged(writable));
-        return;
-      }
-      if (current() && writable) {
+    void upstreamWritabilityChanged(boolean writable) {
+      if (writable) {
         call.consume();
       }
-    }
-
-    @Override
-    public void onFailure(UpstreamException cause) {
-      if (!ctx.executor().inEventLoop()) {
-        ctx.executor().execute(() -> onFailure(cause));
-        return;
-      }
-      releaseHeadBytes();
-      if (!current()) {
-        return;
-      }
-      if (inBody && framing == Framing.UNTIL_CLOSE
-          && cause.kind() == UpstreamException.Kind.CONNECTION_LOST) {
-        // the upstream's close ends a body of unknown length: the exchange is over, not broken
-        ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true)
-            .stream(call.stream), quiet);
-        call.responseDone = true;
-        call.end(call.status, !call.requestDone);
-        return;
-      }
-      call.attemptFailed(cause);
     }
   }
 }
