@@ -10,6 +10,7 @@ import dev.sluice.http.upstream.HealthCheck;
 import dev.sluice.http.upstream.LoadBalancing;
 import dev.sluice.http.upstream.PassiveEjection;
 import dev.sluice.http.upstream.UpstreamTls;
+import dev.sluice.proxy.route.HeaderEdits;
 import dev.sluice.proxy.settings.ListenerSettings;
 import dev.sluice.proxy.settings.ProxySettings;
 import dev.sluice.proxy.settings.RouteSettings;
@@ -473,6 +474,10 @@ final class ProxyConfig {
     return out;
   }
 
+  private static final String MANAGED_HEADER = "the proxy sets the framing and connection"
+      + " headers of each hop itself (Content-Length, Transfer-Encoding, Connection, Keep-Alive,"
+      + " TE, Trailer, Upgrade, Proxy-Connection); a route cannot edit them";
+
   private static RouteSettings.HeaderRules headerRules(ConfigNode h) {
     Map<String, String> set = headerMap(h, "set");
     Map<String, String> add = headerMap(h, "add");
@@ -482,6 +487,8 @@ final class ProxyConfig {
       if (!TOKEN.matcher(given.get(i)).matches()) {
         h.problemAt(h.pathOf("remove") + "[" + i + "]", "\"" + given.get(i)
             + "\" is not a header name");
+      } else if (HeaderEdits.managed(given.get(i))) {
+        h.problemAt(h.pathOf("remove") + "[" + i + "]", MANAGED_HEADER);
       } else {
         remove.add(given.get(i));
       }
@@ -499,6 +506,8 @@ final class ProxyConfig {
         h.problemAt(h.pathOf(key) + "." + k, "a header value must be one line");
       } else if (k.equalsIgnoreCase("host")) {
         h.problemAt(h.pathOf(key) + "." + k, "set the Host header with the route's host key");
+      } else if (HeaderEdits.managed(k)) {
+        h.problemAt(h.pathOf(key) + "." + k, MANAGED_HEADER);
       } else {
         out.put(k, v);
       }

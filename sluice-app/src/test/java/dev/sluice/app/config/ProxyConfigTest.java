@@ -510,6 +510,15 @@ class ProxyConfigTest {
           .startsWith("proxy.routes[0].retry.tries: unknown key");
       assertThat(problems(route("timeouts: {total: 2s}"))).singleElement().asString()
           .startsWith("proxy.routes[0].timeouts.total: unknown key");
+      assertThat(problems(route("response_headers: {remove: [Content-Length],"
+          + " set: {connection: close}}"))).containsExactlyInAnyOrder(
+          "proxy.routes[0].response_headers.remove[0]: the proxy sets the framing and connection"
+              + " headers of each hop itself (Content-Length, Transfer-Encoding, Connection,"
+              + " Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection); a route cannot edit them",
+          "proxy.routes[0].response_headers.set.connection: the proxy sets the framing and"
+              + " connection headers of each hop itself (Content-Length, Transfer-Encoding,"
+              + " Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection); a route cannot"
+              + " edit them");
       assertThat(problems(route("request_headers: {replace: {a: b}}"))).singleElement()
           .asString().startsWith("proxy.routes[0].request_headers.replace: unknown key");
       assertThat(problems(upstream("endpoints: [{url: \"http://a:1\", wieght: 2}]")

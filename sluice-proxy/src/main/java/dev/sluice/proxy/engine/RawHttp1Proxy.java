@@ -12,6 +12,7 @@ import dev.sluice.http.wire.RequestHead;
 import dev.sluice.http.wire.ResponseHead;
 import dev.sluice.proxy.limit.RateLimiter;
 import dev.sluice.proxy.metrics.RouteMeters;
+import dev.sluice.proxy.route.HeaderEdits;
 import dev.sluice.proxy.route.Route;
 import dev.sluice.proxy.settings.RouteSettings;
 import dev.sluice.proxy.settings.UpstreamSettings;
@@ -52,7 +53,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>It takes only what it can proxy with certainty: {@link RequestHead} declines anything but a
  * plain HTTP/1.1 request (no chunked or upgrade request, no {@code Expect}, nothing odd), and
- * routes that edit headers, or upstream groups that may speak HTTP/2, are left out too. At the
+ * routes whose header rules name {@code traceparent} or {@code Expect} (which it reads itself),
+ * or upstream groups that may speak HTTP/2, are left out too. A route's other header rules are
+ * made as the heads are copied ({@link dev.sluice.proxy.route.HeaderEdits}). At the
  * first such request, between requests, the connection goes to the server's own handlers ({@link
  * Http1Fallback#handOver}), which validate, refuse or proxy it with {@link ProxyHandler}, for the
  * rest of the connection.
@@ -72,6 +75,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
   private static final AsciiString TRACEPARENT = AsciiString.cached("traceparent");
   private static final AsciiString HOST = AsciiString.cached("host");
   private static final AsciiString USER_AGENT = AsciiString.cached("user-agent");
+  private static final AsciiString VIA = AsciiString.cached("via");
   private static final byte[] HTTP11_LINE_END = ascii(" HTTP/1.1\r\n");
   private static final byte[] HTTP11 = ascii("HTTP/1.1 ");
   private static final byte[] XFF = ascii("x-forwarded-for: ");
@@ -333,7 +337,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
     }
     String upstreamName = route.pickUpstream();
     UpstreamRuntime upstream = state.upstreams.get(upstreamName);
-    if (route.editsHeaders() || upstream.group.mayUseHttp2()) {
+    if ((route.editsHeaders() && !route.editsFitRawPath()) || upstream.group.mayUseHttp2()) {
       handOver(); // nothing consumed: the standard handlers read this request again
       return;
     }
@@ -399,7 +403,7 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
         && state.trustedProxies.contains(clientAddress.getAddress());
     String rewritten = route.rewriteUri(target);
     ByteBuf out = ctx.alloc().ioBuffer(length + 192 + (rewritten == target ? 0
-        : rewritten.length() * 3));
+        : rewritten.length() * 3) + route.requestEdits().lineBytes());
     int start = buf.readerIndex();
     // the method and its space, then the target
     out.writeBytes(buf, start, head.targetStart() - start);
@@ -412,6 +416,8 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
     String priorForwardedFor = null;
     boolean protoGiven = false;
     boolean hostGiven = false;
+    // the route's edits come last, as on the standard path: they may drop what is added here
+    HeaderEdits edits = route.requestEdits().isEmpty() ? null : route.requestEdits();
     int count = head.headerCount();
     for (int i = 0; i < count; i++) {
       if (head.hopByHop(i)) {
@@ -419,6 +425,9 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       }
       int ns = head.nameStart(i);
       int nl = head.nameEnd(i) - ns;
+      if (edits != null && edits.drops(buf, ns, nl)) {
+        continue;
+      }
       if (nl == 15 && RawAttempt.nameIs(buf, ns, X_FORWARDED_FOR)) {
         if (trusted) {
           String v = head.value(i);
@@ -444,23 +453,27 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       out.writeBytes(buf, head.lineStart(i), head.valueEnd(i) - head.lineStart(i));
       out.writeShort(CRLF);
     }
-    out.writeBytes(XFF);
-    if (priorForwardedFor != null) {
-      out.writeCharSequence(priorForwardedFor, StandardCharsets.ISO_8859_1);
-      out.writeByte(',').writeByte(' ');
+    if (edits == null || !edits.drops(X_FORWARDED_FOR)) {
+      out.writeBytes(XFF);
+      if (priorForwardedFor != null) {
+        out.writeCharSequence(priorForwardedFor, StandardCharsets.ISO_8859_1);
+        out.writeByte(',').writeByte(' ');
+      }
+      out.writeBytes(clientText);
+      out.writeShort(CRLF);
     }
-    out.writeBytes(clientText);
-    out.writeShort(CRLF);
-    if (!protoGiven) {
+    if (!protoGiven && (edits == null || !edits.drops(X_FORWARDED_PROTO))) {
       out.writeBytes(tls ? XFP_HTTPS : XFP_HTTP);
     }
-    if (!hostGiven && host != null) {
+    if (!hostGiven && host != null && (edits == null || !edits.drops(X_FORWARDED_HOST))) {
       out.writeBytes(XFH);
       out.writeCharSequence(host, StandardCharsets.ISO_8859_1);
       out.writeShort(CRLF);
     }
-    out.writeBytes(via(state));
-    if (rs.hostRewrite() != null) {
+    if (edits == null || !edits.drops(VIA)) {
+      out.writeBytes(via(state));
+    }
+    if (rs.hostRewrite() != null && (edits == null || !edits.drops(HOST))) {
       out.writeBytes(HOST_COLON);
       out.writeCharSequence(rs.hostRewrite(), StandardCharsets.ISO_8859_1);
       out.writeShort(CRLF);
@@ -469,6 +482,9 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
       out.writeBytes(TRACEPARENT_COLON);
       out.writeCharSequence(trace.traceparent(), StandardCharsets.US_ASCII);
       out.writeShort(CRLF);
+    }
+    if (edits != null) {
+      edits.writeLines(out);
     }
     out.writeShort(CRLF);
     return out;
@@ -782,16 +798,20 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
 
     /** The response head for the client: hop-by-hop headers out, framing and Via in. */
     private ByteBuf clientHead(ResponseHead rh, ByteBuf buf, boolean finalResponse) {
-      ByteBuf out = ctx.alloc().ioBuffer(rh.headLength() + 96);
+      ByteBuf out = ctx.alloc().ioBuffer(rh.headLength() + 96
+          + (finalResponse ? call.route.responseEdits().lineBytes() : 0));
       out.writeBytes(HTTP11);
       int code = rh.status();
       out.writeByte('0' + code / 100).writeByte('0' + code / 10 % 10).writeByte('0' + code % 10);
       out.writeByte(' ');
       out.writeBytes(buf, rh.reasonStart(), rh.reasonEnd() - rh.reasonStart());
       out.writeShort(CRLF);
+      HeaderEdits edits = !finalResponse || call.route.responseEdits().isEmpty() ? null
+          : call.route.responseEdits();
       int count = rh.headerCount();
       for (int i = 0; i < count; i++) {
-        if (rh.hopByHop(i)) {
+        if (rh.hopByHop(i) || (edits != null
+            && edits.drops(buf, rh.nameStart(i), rh.nameEnd(i) - rh.nameStart(i)))) {
           continue;
         }
         out.writeBytes(buf, rh.lineStart(i), rh.valueEnd(i) - rh.lineStart(i));
@@ -805,7 +825,12 @@ final class RawHttp1Proxy extends ChannelInboundHandlerAdapter implements DrainA
           out.writeBytes(CLOSE);
         }
       }
-      out.writeBytes(via(call.state));
+      if (edits == null || !edits.drops(VIA)) {
+        out.writeBytes(via(call.state));
+      }
+      if (edits != null) {
+        edits.writeLines(out);
+      }
       out.writeShort(CRLF);
       return out;
     }

@@ -9,6 +9,7 @@ import dev.sluice.http.upstream.UpstreamStream;
 import dev.sluice.http.wire.ResponseHead;
 import dev.sluice.proxy.limit.RateLimiter;
 import dev.sluice.proxy.metrics.RouteMeters;
+import dev.sluice.proxy.route.HeaderEdits;
 import dev.sluice.proxy.route.Route;
 import dev.sluice.proxy.settings.RouteSettings;
 import dev.sluice.proxy.settings.UpstreamSettings;
@@ -71,7 +72,8 @@ import org.slf4j.LoggerFactory;
  * nginx; served here, a stream costs about 15 µs.
  *
  * <p>A stream is taken at its HEADERS frame when the request is plain (a path, an authority, no
- * {@code Expect}, a valid Content-Length if any), a route takes it that edits no headers, and its
+ * {@code Expect}, a valid Content-Length if any), a route takes it whose header rules leave
+ * {@code traceparent} and {@code Expect} alone, and its
  * upstream group speaks only HTTP/1.1. Every other stream goes to the multiplexer untouched: its
  * stream event held back until then, then its frames, so {@link ProxyHandler} serves it as usual.
  * Frames and events of taken streams never reach the multiplexer; since it visits every active
@@ -468,7 +470,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
     String upstreamName = route.pickUpstream();
     UpstreamRuntime upstream = state.upstreams.get(upstreamName);
-    if (route.editsHeaders() || upstream.group.mayUseHttp2()) {
+    if ((route.editsHeaders() && !route.editsFitRawPath()) || upstream.group.mayUseHttp2()) {
       return false;
     }
     if (client != null && !state.admits(route, client)) {
@@ -567,22 +569,27 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         && !state.trustedProxies.isEmpty()
         && state.trustedProxies.contains(clientAddress.getAddress());
     String rewritten = route.rewriteUri(target);
-    ByteBuf out = ctx.alloc().ioBuffer(256 + rewritten.length() * 3 + hs.size() * 48);
+    // the route's edits come last, as on the standard path: they may drop what is added here
+    HeaderEdits edits = route.requestEdits().isEmpty() ? null : route.requestEdits();
+    ByteBuf out = ctx.alloc().ioBuffer(256 + rewritten.length() * 3 + hs.size() * 48
+        + route.requestEdits().lineBytes());
     out.writeCharSequence(method.name(), StandardCharsets.US_ASCII);
     out.writeByte(' ');
     out.writeCharSequence(rewritten, StandardCharsets.UTF_8);
     out.writeBytes(HTTP11_LINE_END);
-    out.writeBytes(HOST_COLON);
-    out.writeCharSequence(rs.hostRewrite() != null ? rs.hostRewrite() : host,
-        StandardCharsets.ISO_8859_1);
-    out.writeShort(CRLF);
+    if (edits == null || !edits.drops(HOST)) {
+      out.writeBytes(HOST_COLON);
+      out.writeCharSequence(rs.hostRewrite() != null ? rs.hostRewrite() : host,
+          StandardCharsets.ISO_8859_1);
+      out.writeShort(CRLF);
+    }
     String priorForwardedFor = null;
     boolean protoGiven = false;
     boolean hostGiven = false;
     for (Map.Entry<CharSequence, CharSequence> h : hs) {
       CharSequence name = h.getKey();
       int nl = name.length();
-      if (nl > 0 && name.charAt(0) == ':') {
+      if ((nl > 0 && name.charAt(0) == ':') || (edits != null && edits.drops(name))) {
         continue;
       }
       if (nl == 15 && AsciiString.contentEquals(X_FORWARDED_FOR, name)) {
@@ -614,7 +621,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       out.writeCharSequence(h.getValue(), StandardCharsets.ISO_8859_1);
       out.writeShort(CRLF);
     }
-    if (cookie) {
+    if (cookie && (edits == null || !edits.drops(COOKIE))) {
       out.writeBytes(COOKIE_COLON);
       boolean first = true;
       for (CharSequence c : hs.getAll(COOKIE)) {
@@ -626,24 +633,28 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
       }
       out.writeShort(CRLF);
     }
-    out.writeBytes(XFF);
-    if (priorForwardedFor != null) {
-      out.writeCharSequence(priorForwardedFor, StandardCharsets.ISO_8859_1);
-      out.writeByte(',').writeByte(' ');
+    if (edits == null || !edits.drops(X_FORWARDED_FOR)) {
+      out.writeBytes(XFF);
+      if (priorForwardedFor != null) {
+        out.writeCharSequence(priorForwardedFor, StandardCharsets.ISO_8859_1);
+        out.writeByte(',').writeByte(' ');
+      }
+      out.writeBytes(clientText);
+      out.writeShort(CRLF);
     }
-    out.writeBytes(clientText);
-    out.writeShort(CRLF);
-    if (!protoGiven) {
+    if (!protoGiven && (edits == null || !edits.drops(X_FORWARDED_PROTO))) {
       out.writeBytes(tls ? XFP_HTTPS : XFP_HTTP);
     }
-    if (!hostGiven) {
+    if (!hostGiven && (edits == null || !edits.drops(X_FORWARDED_HOST))) {
       out.writeBytes(XFH);
       out.writeCharSequence(host, StandardCharsets.ISO_8859_1);
       out.writeShort(CRLF);
     }
-    out.writeCharSequence("via: ", StandardCharsets.US_ASCII);
-    out.writeCharSequence(via(state), StandardCharsets.US_ASCII);
-    out.writeShort(CRLF);
+    if (edits == null || !edits.drops(VIA)) {
+      out.writeCharSequence("via: ", StandardCharsets.US_ASCII);
+      out.writeCharSequence(via(state), StandardCharsets.US_ASCII);
+      out.writeShort(CRLF);
+    }
     if (trace != null) {
       out.writeBytes(TRACEPARENT_COLON);
       out.writeCharSequence(trace.traceparent(), StandardCharsets.US_ASCII);
@@ -651,6 +662,9 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
     }
     if (chunked) {
       out.writeBytes(CHUNKED);
+    }
+    if (edits != null) {
+      edits.writeLines(out);
     }
     out.writeShort(CRLF);
     return out;
@@ -943,7 +957,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
 
     @Override
     void informational(ResponseHead rh, ByteBuf bytes) {
-      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(clientHeaders(rh, bytes), false)
+      ctx.writeAndFlush(new DefaultHttp2HeadersFrame(clientHeaders(rh, bytes, false), false)
           .stream(call.stream), quiet);
     }
 
@@ -954,7 +968,7 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         chunkLeft = 0;
         inExtension = false;
       }
-      ctx.write(new DefaultHttp2HeadersFrame(clientHeaders(rh, bytes), endsNow)
+      ctx.write(new DefaultHttp2HeadersFrame(clientHeaders(rh, bytes, true), endsNow)
           .stream(call.stream), quiet);
     }
 
@@ -963,7 +977,9 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
      * header lines are copied once; names and values are views of the copy, and the names most
      * responses carry are Netty's constants, whose hashes are computed once for all.
      */
-    private Http2Headers clientHeaders(ResponseHead rh, ByteBuf buf) {
+    private Http2Headers clientHeaders(ResponseHead rh, ByteBuf buf, boolean finalResponse) {
+      HeaderEdits edits = !finalResponse || call.route.responseEdits().isEmpty() ? null
+          : call.route.responseEdits();
       int count = rh.headerCount();
       Http2Headers h = new DefaultHttp2Headers(false, count + 2);
       h.status(HttpResponseStatus.valueOf(rh.status()).codeAsText());
@@ -972,7 +988,8 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
         byte[] lines = new byte[rh.valueEnd(count - 1) - base];
         buf.getBytes(base, lines);
         for (int i = 0; i < count; i++) {
-          if (rh.hopByHop(i)) {
+          if (rh.hopByHop(i) || (edits != null
+              && edits.drops(buf, rh.nameStart(i), rh.nameEnd(i) - rh.nameStart(i)))) {
             continue;
           }
           int ns = rh.nameStart(i) - base;
@@ -991,8 +1008,13 @@ final class RawHttp2Proxy extends ChannelDuplexHandler {
           h.add(name, new AsciiString(lines, vs, rh.valueEnd(i) - base - vs, false));
         }
       }
-      via(call.state);
-      h.add(VIA, via11); // the upstream answered in HTTP/1.1
+      if (edits == null || !edits.drops(VIA)) {
+        via(call.state);
+        h.add(VIA, via11); // the upstream answered in HTTP/1.1
+      }
+      if (edits != null) {
+        edits.addTo(h);
+      }
       return h;
     }
 

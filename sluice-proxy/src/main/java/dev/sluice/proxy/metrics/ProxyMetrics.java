@@ -50,7 +50,8 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>Per proxy: the counter {@code sluice.proxy.http1.handovers}, HTTP/1.1 connections the raw
  * fast path gave to the standard HTTP handlers (at a request it does not take: an upgrade, a
- * chunked body, a route that edits headers, an HTTP/2 upstream, a malformed request), and the
+ * chunked body, a route whose header rules name traceparent or Expect, an HTTP/2 upstream, a
+ * malformed request), and the
  * counter {@code sluice.proxy.http2.streams.standard}, HTTP/2 streams the raw fast path left to the
  * standard per-stream handlers (for the same reasons, or a request it does not take: no route, a
  * header it cannot judge, an {@code Expect}).

@@ -2,7 +2,6 @@ package dev.sluice.proxy.route;
 
 import dev.sluice.proxy.limit.RateLimiter;
 import dev.sluice.proxy.settings.RouteSettings;
-import dev.sluice.proxy.settings.RouteSettings.HeaderRules;
 import dev.sluice.proxy.settings.RouteSettings.PathMatch;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
@@ -199,6 +198,16 @@ public final class Route {
     responseEdits.apply(headers);
   }
 
+  /** The route's edits of request headers. */
+  public HeaderEdits requestEdits() {
+    return requestEdits;
+  }
+
+  /** The route's edits of response headers. */
+  public HeaderEdits responseEdits() {
+    return responseEdits;
+  }
+
   /**
    * Whether a response of this status counts as a failed try ({@code retry.on_status}); a table,
    * so that the question per response boxes no Integer.
@@ -210,6 +219,14 @@ public final class Route {
   /** Whether the route edits request or response headers. */
   public boolean editsHeaders() {
     return !requestEdits.isEmpty() || !responseEdits.isEmpty();
+  }
+
+  /**
+   * Whether the raw fast paths can make the route's header edits: none touches framing,
+   * connection or trace headers.
+   */
+  public boolean editsFitRawPath() {
+    return requestEdits.fitsRawPath() && responseEdits.fitsRawPath();
   }
 
   /** Whether the route's conditions look at request headers. */
@@ -358,55 +375,5 @@ public final class Route {
       }
     }
     return true;
-  }
-
-  /** The header rules of one direction, as arrays with names whose hash is computed once. */
-  private static final class HeaderEdits {
-    private final AsciiString[] remove;
-    private final AsciiString[] setNames;
-    private final String[] setValues;
-    private final AsciiString[] addNames;
-    private final String[] addValues;
-
-    HeaderEdits(String route, String what, HeaderRules rules) {
-      remove = new AsciiString[rules.remove().size()];
-      for (int i = 0; i < remove.length; i++) {
-        checkHeader(route, what, rules.remove().get(i), null);
-        remove[i] = AsciiString.of(rules.remove().get(i));
-      }
-      setNames = new AsciiString[rules.set().size()];
-      setValues = new String[setNames.length];
-      fill(route, what, rules.set(), setNames, setValues);
-      addNames = new AsciiString[rules.add().size()];
-      addValues = new String[addNames.length];
-      fill(route, what, rules.add(), addNames, addValues);
-    }
-
-    private static void fill(String route, String what, Map<String, String> rules,
-        AsciiString[] names, String[] values) {
-      int i = 0;
-      for (Map.Entry<String, String> e : rules.entrySet()) {
-        checkHeader(route, what, e.getKey(), e.getValue());
-        names[i] = AsciiString.of(e.getKey());
-        values[i] = e.getValue();
-        i++;
-      }
-    }
-
-    boolean isEmpty() {
-      return remove.length == 0 && setNames.length == 0 && addNames.length == 0;
-    }
-
-    void apply(HttpHeaders headers) {
-      for (AsciiString name : remove) {
-        headers.remove(name);
-      }
-      for (int i = 0; i < setNames.length; i++) {
-        headers.set(setNames[i], setValues[i]);
-      }
-      for (int i = 0; i < addNames.length; i++) {
-        headers.add(addNames[i], addValues[i]);
-      }
-    }
   }
 }

@@ -230,6 +230,15 @@ class RouterTest {
         "route r16", "line break");
     assertRefused(route("r17").responseHeaders(new RouteSettings.HeaderRules(
         java.util.Map.of(), java.util.Map.of(), List.of("x:y"))), "route r17", "x:y");
+    assertRefused(route("r18").responseHeaders(new RouteSettings.HeaderRules(
+        java.util.Map.of(), java.util.Map.of(), List.of("Content-Length"))), "route r18",
+        "response header 'Content-Length' cannot be edited", "framing and connection");
+    assertRefused(route("r19").requestHeaders(new RouteSettings.HeaderRules(
+        java.util.Map.of("Transfer-Encoding", "chunked"), java.util.Map.of(), List.of())),
+        "route r19", "request header 'Transfer-Encoding'");
+    assertRefused(route("r20").requestHeaders(new RouteSettings.HeaderRules(
+        java.util.Map.of(), java.util.Map.of("connection", "close"), List.of())),
+        "route r20", "request header 'connection'");
   }
 
   @Test
