@@ -47,7 +47,7 @@
 #   --threads N          wrk / h2load threads (default 1)
 #   --h2-streams N       h2load concurrent streams per connection (default 1)
 #   --warmup S           Sluice warm-up seconds per protocol, in runs of at most 10 s, reported
-#                        apart (default 40)
+#                        apart (default 60)
 #   --proxies LIST       comma-separated, from sluice,nginx,haproxy,direct (default sluice,nginx,haproxy;
 #                        "direct" is wrk straight to the backend, HTTP/1.1 only, as a reference)
 #   --protocols LIST     h1,h2 (default both)
@@ -69,7 +69,7 @@ duration=10
 connections=64
 threads=1
 h2_streams=1
-warmup=40
+warmup=60
 warmup_slice=10
 other_warmup=2
 proxies="sluice,nginx,haproxy"
